@@ -1,0 +1,86 @@
+"""Evaluation of trained checkpoints: accuracy, per-class accuracy and confusion matrix."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix)
+
+from .data import SSLDataModule
+from .errors import SSGANError
+from .model import SSGAN
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[SSGAN, dict]:
+    """Load a ``train.py`` checkpoint; returns the model (in eval mode) and the raw checkpoint.
+
+    Any unreadable or foreign file becomes a one-line :class:`SSGANError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise SSGANError(f"checkpoint {path} does not exist; pass a .ckpt written by train.py "
+                         "(e.g. runs/ssgan/version_0/checkpoints/last.ckpt)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:
+        raise SSGANError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}); "
+                         "pass a .ckpt written by train.py") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise SSGANError(f"{path} is not an ssgan checkpoint (no state_dict/hyper_parameters); "
+                         "pass a .ckpt written by train.py")
+    params = inspect.signature(SSGAN.__init__).parameters
+    hparams = {k: v for k, v in ckpt["hyper_parameters"].items() if k in params}
+    try:
+        model = SSGAN(**hparams)
+        model.load_state_dict(ckpt["state_dict"])
+    except SSGANError:
+        raise
+    except Exception as e:
+        raise SSGANError(f"{path} does not match this version of ssgan's model: {e}") from None
+    return model.eval(), ckpt
+
+
+def datamodule_from_checkpoint(ckpt: dict, data_root: Optional[str] = None) -> SSLDataModule:
+    params = inspect.signature(SSLDataModule.__init__).parameters
+    hp = {k: v for k, v in (ckpt.get("datamodule_hyper_parameters") or {}).items() if k in params}
+    if not hp:
+        raise SSGANError("the checkpoint does not record its dataset; pass a .ckpt written by train.py")
+    if data_root is not None:
+        hp["data_root"] = data_root
+    dm = SSLDataModule(**hp)
+    dm.setup("test")
+    return dm
+
+
+@torch.no_grad()
+def predict(model: SSGAN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits of the evaluation weights (the EMA copy when enabled) for a tensor of images."""
+    return torch.cat([model.predict_logits(x[i:i + batch_size].to(model.device))
+                      for i in range(0, len(x), batch_size)])
+
+
+def classification_metrics(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict:
+    """``test/acc``, ``test/error``, ``test/loss``, per-class accuracy and the confusion matrix."""
+    acc = MulticlassAccuracy(num_classes, average="micro")(logits, y).item()
+    per_class = MulticlassAccuracy(num_classes, average=None)(logits, y)
+    confusion = MulticlassConfusionMatrix(num_classes)(logits, y)
+    return {"test/acc": acc, "test/error": 1.0 - acc,
+            "test/loss": torch.nn.functional.cross_entropy(logits, y).item(),
+            "per_class_accuracy": [round(float(v), 6) for v in per_class],
+            "confusion_matrix": confusion.tolist()}
+
+
+def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None) -> dict:
+    """Re-evaluate a checkpoint on its dataset's test split."""
+    model, ckpt = load_checkpoint(path)
+    dm = datamodule_from_checkpoint(ckpt, data_root)
+    if tuple(dm.image_shape) != tuple(model.hparams.image_shape):
+        raise SSGANError(f"the checkpoint expects images of shape {tuple(model.hparams.image_shape)} "
+                         f"but {dm.hparams.dataset} has {tuple(dm.image_shape)}")
+    logits = predict(model, dm.data.x_test)
+    out = classification_metrics(logits, dm.data.y_test, model.hparams.num_classes)
+    out.update({"dataset": dm.hparams.dataset, "num_labels": dm.hparams.num_labels,
+                "checkpoint": str(path), "classes": dm.data.classes})
+    return out

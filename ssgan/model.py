@@ -1,0 +1,262 @@
+"""The LightningModule: K+1 classifier-discriminator and generator, trained adversarially.
+
+One training step (manual optimisation, two Adam optimizers), as in Salimans et al. 2016:
+
+1. D step: ``L_D = L_lab + w * L_adv`` on a labeled batch, an unlabeled batch and a batch of
+   samples from the current G (no gradient reaches G).
+2. G step: the objective's generator loss on a second unlabeled batch and fresh samples
+   (D's parameters are frozen for it).
+3. The evaluation copy of D (an exponential moving average of its weights) is updated.
+
+Validation and test use the EMA copy unless ``ema=False``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from .errors import SSGANError, check_positive
+from . import conv_networks  # noqa: F401  (registers the convolutional architectures)
+from .networks import NetworkConfig, build_networks
+from .objectives import GANBatch, build_objective, objective_class, supervised_loss
+
+
+class EMA(nn.Module):
+    """Exponential moving average of a module's weights (Polyak averaging).
+
+    The effective decay is ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates, so the copy is
+    useful early in short runs and approaches the nominal decay later."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        super().__init__()
+        self.module = copy.deepcopy(module).requires_grad_(False).eval()
+        self.decay = decay
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self._t: Optional[int] = None  # host mirror of num_updates, avoids a sync per step
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        if self._t is None:
+            self._t = int(self.num_updates)
+        decay = min(self.decay, (1 + self._t) / (10 + self._t))
+        self._t += 1
+        self.num_updates.add_(1)
+        ema = list(self.module.parameters()) + list(self.module.buffers())
+        cur = list(module.parameters()) + list(module.buffers())
+        floats = [(e, c) for e, c in zip(ema, cur) if e.is_floating_point()]
+        torch._foreach_lerp_([e for e, _ in floats], [c for _, c in floats], 1.0 - decay)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._t = None
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def train(self, mode: bool = True):
+        # the averaged copy is only ever evaluated
+        return super().train(False)
+
+
+class SSGAN(pl.LightningModule):
+    """Semi-supervised GAN (Salimans et al. 2016) with pluggable objectives.
+
+    Args:
+        image_shape: (C, H, W) of the images; linked from the data module.
+        num_classes: K; linked from the data module.
+        objective: registered objective for both players (see ``ssgan.objectives``).
+        generator_objective: override the generator's objective.
+        discriminator_objective: override the discriminator's adversarial objective.
+        unlabeled_weight: w in ``L_D = L_lab + w * L_unl``.
+        lr: Adam learning rate of D (and of G unless ``lr_g`` is set).
+        lr_g: Adam learning rate of G.
+        betas: Adam betas.
+        latent_dim: size of z ~ U[0, 1).
+        network: ``auto`` (by image size), ``mlp_mnist`` or ``mlp_small``.
+        d_hidden: D's hidden sizes (overrides the network's).
+        g_hidden: G's hidden sizes (overrides the network's).
+        input_noise: sigma of D's input noise.
+        hidden_noise: sigma of the noise after D's hidden layers.
+        feature_layer: D's hidden layer used for feature matching (-1 = last).
+        ema: evaluate with an exponential moving average of D's weights.
+        ema_decay: nominal decay of that average.
+        data_init: data-dependent initialisation of D's weight-normalised layers.
+        data_init_size: number of training images used for it.
+        supervised_only: the baseline: train D's classifier on the labeled batches alone (same
+            network, same steps); no generator, no unlabeled data.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10,
+                 objective: str = "feature_matching", generator_objective: Optional[str] = None,
+                 discriminator_objective: Optional[str] = None, unlabeled_weight: float = 1.0,
+                 lr: float = 0.003, lr_g: Optional[float] = None,
+                 betas: tuple[float, float] = (0.5, 0.999), latent_dim: int = 100,
+                 network: str = "auto", d_hidden: Optional[list[int]] = None,
+                 g_hidden: Optional[list[int]] = None, input_noise: Optional[float] = None,
+                 hidden_noise: Optional[float] = None, feature_layer: int = -1, ema: bool = True,
+                 ema_decay: float = 0.999, data_init: bool = True, data_init_size: int = 500,
+                 supervised_only: bool = False):
+        super().__init__()
+        check_positive("model.lr", lr)
+        check_positive("model.lr_g", lr_g)
+        check_positive("model.latent_dim", latent_dim)
+        check_positive("model.unlabeled_weight", unlabeled_weight, allow_zero=True)
+        check_positive("model.data_init_size", data_init_size)
+        if not 0 <= ema_decay < 1:
+            raise SSGANError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        image_shape = tuple(image_shape)
+        g_name = generator_objective or objective
+        d_name = discriminator_objective or objective
+        g_cls = objective_class(g_name)
+        objective_class(d_name)
+        self.discriminator, self.generator = build_networks(
+            image_shape, num_classes, network=network, latent_dim=latent_dim,
+            feature_layer=feature_layer, conditional=g_cls.conditional,
+            config=NetworkConfig(d_hidden, g_hidden, input_noise, hidden_noise))
+        common = dict(num_classes=num_classes, feature_dim=self.discriminator.feature_dim,
+                      image_shape=image_shape)
+        self.g_objective = build_objective(g_name, **common)
+        self.d_objective = self.g_objective if d_name == g_name else build_objective(d_name, **common)
+        self.ema = EMA(self.discriminator, ema_decay) if ema else None
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+
+    # -- public helpers ------------------------------------------------------------------------
+    @property
+    def eval_discriminator(self) -> nn.Module:
+        """The weights used for evaluation: the EMA copy when enabled."""
+        return self.ema.module if self.ema is not None else self.discriminator
+
+    @torch.no_grad()
+    def predict_logits(self, x: Tensor) -> Tensor:
+        d = self.eval_discriminator
+        was_training = d.training
+        d.eval()
+        logits = d(x).logits
+        d.train(was_training)
+        return logits
+
+    def sample(self, n: int, y: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+        """Draw ``n`` generated images (and the classes asked for, for a conditional G)."""
+        z = self.generator.sample_latent(n, device=self.device)
+        if self.g_objective.conditional:
+            if y is None:
+                y = torch.randint(0, self.hparams.num_classes, (n,), device=self.device)
+            return self.generator(z, y), y
+        return self.generator(z), None
+
+    # -- training ------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        hp = self.hparams
+        d_params = list(self.discriminator.parameters())
+        g_params = list(self.generator.parameters())
+        for obj in {id(o): o for o in (self.d_objective, self.g_objective)}.values():
+            d_params += list(obj.discriminator_parameters())
+            g_params += list(obj.generator_parameters())
+        opt_d = torch.optim.Adam(d_params, lr=hp.lr, betas=tuple(hp.betas))
+        opt_g = torch.optim.Adam(g_params, lr=hp.lr_g or hp.lr, betas=tuple(hp.betas))
+        return [opt_d, opt_g]
+
+    def on_fit_start(self) -> None:
+        d = self.discriminator
+        if self.hparams.data_init and hasattr(d, "data_init") and not bool(d.initialised):
+            dm = self.trainer.datamodule
+            idx = torch.as_tensor(dm.unlabeled_indices)
+            g = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
+            pick = idx[torch.randperm(len(idx), generator=g)[: self.hparams.data_init_size]]
+            d.data_init(dm.data.x_train[pick].to(self.device))
+            if self.ema is not None:
+                self.ema.module.load_state_dict(d.state_dict())
+
+    def training_step(self, batch, batch_idx: int) -> dict:
+        if self.hparams.supervised_only:
+            return self._supervised_step(batch)
+        x_lab, y_lab, x_unl, x_unl2 = batch
+        opt_d, opt_g = self.optimizers()
+        n = x_unl.shape[0]
+
+        # D step: one forward over labeled, unlabeled and generated images together
+        with torch.no_grad():
+            x_fake, y_fake = self.sample(n)
+        out = self.discriminator(torch.cat([x_lab, x_unl, x_fake]))
+        sizes = [x_lab.shape[0], n, n]
+        lab, unl, fake = (type(out)(*parts) for parts in
+                          zip(*(t.split(sizes) for t in out)))
+        loss_lab = supervised_loss(lab.logits, y_lab)
+        d_terms = self.d_objective.discriminator_loss(
+            GANBatch(unl, fake, x_unl, x_fake, labeled=lab, y_lab=y_lab, y_fake=y_fake))
+        loss_d = loss_lab + self.hparams.unlabeled_weight * d_terms["loss"]
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d)
+        opt_d.step()
+        self.d_objective.after_discriminator_step(d_terms)
+
+        # G step: D is frozen, so only G (and G-side heads) get gradients
+        with self.toggled_optimizer(opt_g):
+            x_fake, y_fake = self.sample(n)
+            with torch.no_grad():
+                real = self.discriminator(x_unl2)
+            fake = self.discriminator(x_fake)
+            g_terms = self.g_objective.generator_loss(
+                GANBatch(real, fake, x_unl2, x_fake, y_fake=y_fake))
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_terms["loss"])
+            opt_g.step()
+
+        if self.ema is not None:
+            self.ema.update(self.discriminator)
+
+        train_err = (lab.logits.detach().argmax(1) != y_lab).float().mean()
+        logs = {"train/loss_d": loss_d.detach(), "train/loss_lab": loss_lab.detach(),
+                "train/loss_g": g_terms["loss"].detach(), "train/err_lab": train_err}
+        for terms in (d_terms, g_terms):
+            logs.update({f"train/{k}": v.detach() for k, v in terms.items() if k != "loss"})
+        # epoch aggregates only: per-step logging would force a host sync every step
+        self.log_dict(logs, on_step=False, on_epoch=True, batch_size=n)
+        # handed to callbacks (on_train_batch_end's ``outputs``), e.g. a divergence guard
+        return {"loss_d": logs["train/loss_d"], "loss_g": logs["train/loss_g"], "x_fake": x_fake.detach()}
+
+    def _supervised_step(self, batch) -> dict:
+        x_lab, y_lab = batch[0], batch[1]
+        opt_d = self.optimizers()[0]
+        logits = self.discriminator(x_lab).logits
+        loss = supervised_loss(logits, y_lab)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt_d.step()
+        if self.ema is not None:
+            self.ema.update(self.discriminator)
+        err = (logits.detach().argmax(1) != y_lab).float().mean()
+        self.log_dict({"train/loss_lab": loss.detach(), "train/err_lab": err}, on_step=False,
+                      on_epoch=True, batch_size=len(y_lab))
+        return {"loss_d": loss.detach()}
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _eval_step(self, batch, metric: MulticlassAccuracy, prefix: str) -> None:
+        x, y = batch
+        logits = self.eval_discriminator(x).logits
+        metric.update(logits, y)
+        self.log(f"{prefix}/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y),
+                 sync_dist=True)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_acc, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.log_dict({"val/acc": acc, "val/error": 1 - acc})
+        self.val_acc.reset()
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_acc, "test")
+
+    def on_test_epoch_end(self) -> None:
+        acc = self.test_acc.compute()
+        self.log_dict({"test/acc": acc, "test/error": 1 - acc})
+        self.test_acc.reset()
