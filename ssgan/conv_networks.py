@@ -1,3 +1,293 @@
 """Convolutional D and G for 32x32 colour images (improved-gan CIFAR-10/SVHN design).
 
-Architectures register themselves in :data:`ssgan.networks.NETWORKS`."""
+Salimans et al. 2016 (openai/improved-gan, ``train_cifar_feature_matching.py``):
+
+* D: dropout 0.2 on the input -> 3x conv3x3 ``c1`` (the third with stride 2) -> dropout 0.5 ->
+  3x conv3x3 ``c2`` (the third with stride 2) -> dropout 0.5 -> conv3x3 ``c2`` (no padding) ->
+  2x NIN (1x1 conv) ``c2`` -> global mean pool -> dense K. Every layer is weight-normalised,
+  hidden ones use leaky ReLU (slope 0.2) and keep their data-dependent scale fixed; the output
+  layer learns its scale (initialised to give logits of std 0.1). CIFAR-10: c1/c2 = 96/192;
+  SVHN: 64/128. The feature-matching features are the global-pool output (the original matched
+  them with an L1 loss on CIFAR/SVHN: the objective's ``p=1``).
+* G: z ~ U[0, 1)^100 -> dense 4x4x512 -> BN -> ReLU -> deconv5x5/2 256 @8x8 -> BN -> ReLU ->
+  deconv5x5/2 128 @16x16 -> BN -> ReLU -> weight-normalised deconv5x5/2 C @32x32 -> tanh.
+  Batch norms learn a shift only (no gain), as in the original. The data here lie in [0, 1], so
+  the output is ``(tanh + 1) / 2``.
+
+Input channels and size come from the data: grayscale works, and other sizes (at least 9x9)
+too: D's global pool accepts any size; G starts at ``ceil(H / 2^n) x ceil(W / 2^n)`` (n =
+number of upsamplings) and centre-crops when that overshoots.
+
+Sizes can be overridden through :class:`ssgan.networks.NetworkConfig`: ``d_hidden`` = D's two
+widths ``[c1, c2]``, ``g_hidden`` = G's widths from the dense layer up (its length is the number
+of upsamplings), ``input_noise`` / ``hidden_noise`` = D's input / hidden dropout rates.
+
+Architectures register themselves in :data:`ssgan.networks.NETWORKS` as ``conv_cifar`` and
+``conv_svhn``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .errors import SSGANError
+from .networks import DOutput, NetworkConfig, WNLinear, register_network
+
+LEAK = 0.2
+#: smallest side D can take: two stride-2 convs and one unpadded 3x3 conv leave >= 1 pixel
+MIN_SIZE = 9
+
+
+class _WNConvBase(nn.Module):
+    """Weight-normalised (transposed) convolution: ``w = g * v / ||v||`` per output channel.
+
+    The scale folds into the (small) weight rather than the (large) output. ``init_from`` is
+    the data-dependent init of the original code: per-channel pre-activations get zero mean and
+    ``init_scale`` standard deviation on a batch of real data. ``g`` is trained only with
+    ``train_scale``."""
+
+    out_dim = 0  # the weight dimension indexing output channels
+
+    def __init__(self, weight_shape: Sequence[int], out_channels: int, stride: int, padding: int,
+                 *, train_scale: bool = False, init_scale: float = 1.0):
+        super().__init__()
+        self.v = nn.Parameter(torch.randn(*weight_shape) * 0.05)
+        g = torch.ones(out_channels)
+        if train_scale:
+            self.g = nn.Parameter(g)
+        else:
+            self.register_buffer("g", g)
+        self.b = nn.Parameter(torch.zeros(out_channels))
+        self.stride, self.padding, self.init_scale = stride, padding, init_scale
+
+    def _norm_dims(self) -> list[int]:
+        return [d for d in range(self.v.ndim) if d != self.out_dim]
+
+    def _shaped(self, s: Tensor) -> Tensor:
+        shape = [1] * self.v.ndim
+        shape[self.out_dim] = -1
+        return s.view(shape)
+
+    def weight(self, g: Optional[Tensor] = None) -> Tensor:
+        g = self.g if g is None else g
+        return self.v * self._shaped(g * torch.rsqrt(self.v.square().sum(self._norm_dims())))
+
+    def _conv(self, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv(x, self.weight(), self.b)
+
+    @torch.no_grad()
+    def init_from(self, x: Tensor) -> None:
+        t = self._conv(x, self.weight(torch.ones_like(self.g)), None)
+        t = t.transpose(0, 1).flatten(1).float()
+        g = self.init_scale / (t.std(1) + 1e-6)
+        self.g.copy_(g)
+        self.b.copy_(-t.mean(1) * g)
+
+
+class WNConv2d(_WNConvBase):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, **kwargs):
+        super().__init__((out_channels, in_channels, kernel_size, kernel_size), out_channels,
+                         stride, padding, **kwargs)
+
+    def _conv(self, x, w, b):
+        return F.conv2d(x, w, b, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        o, i, k, _ = self.v.shape
+        return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
+
+
+class WNConvTranspose2d(_WNConvBase):
+    """Weight-normalised transposed convolution (weights are (in, out, k, k))."""
+
+    out_dim = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, output_padding: int = 0, **kwargs):
+        super().__init__((in_channels, out_channels, kernel_size, kernel_size), out_channels,
+                         stride, padding, **kwargs)
+        self.output_padding = output_padding
+
+    def _conv(self, x, w, b):
+        return F.conv_transpose2d(x, w, b, self.stride, self.padding, self.output_padding)
+
+    def extra_repr(self) -> str:
+        i, o, k, _ = self.v.shape
+        return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
+
+
+class ConvDiscriminator(nn.Module):
+    """Improved-GAN CIFAR-10/SVHN discriminator (see the module docstring).
+
+    ``feature_layer`` indexes its nine conv layers (-1 = the last NIN layer); the features are
+    that layer's activations averaged over space (for -1: the global-pool output).
+
+    ``minibatch=(B, C)`` inserts :class:`ssgan.techniques.MinibatchDiscrimination` between the
+    global pool and the output layer, where the original's minibatch-discrimination CIFAR
+    model has it; D's output then depends on the batch (``couples_batch``)."""
+
+    #: data-dependent init runs minibatch discrimination on chunks of this many images
+    INIT_CHUNK = 100
+
+    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (96, 192),
+                 input_dropout: float = 0.2, dropout: float = 0.5, feature_layer: int = -1,
+                 minibatch: Optional[tuple[int, int]] = None):
+        super().__init__()
+        if len(widths) != 2 or min(widths) <= 0:
+            raise SSGANError(f"the conv discriminator takes two widths [c1, c2] (d_hidden), "
+                             f"got {list(widths)}")
+        for name, p in (("input dropout (input_noise)", input_dropout),
+                        ("dropout (hidden_noise)", dropout)):
+            if not 0 <= p < 1:
+                raise SSGANError(f"the conv discriminator's {name} must be in [0, 1), got {p}")
+        c1, c2 = widths
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.convs = nn.ModuleList([
+            WNConv2d(in_channels, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 2, 1),
+            WNConv2d(c1, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 2, 1),
+            WNConv2d(c2, c2, 3, 1, 0), WNConv2d(c2, c2, 1), WNConv2d(c2, c2, 1),  # last two: NIN
+        ])
+        self.dropout = nn.Dropout(dropout)
+        self._dropout_after = {2, 5}
+        self.minibatch = None
+        if minibatch is not None:
+            from .techniques import MinibatchDiscrimination
+            self.minibatch = MinibatchDiscrimination(c2, *minibatch)
+        self.couples_batch = self.minibatch is not None
+        out_in = self.minibatch.out_features if self.minibatch is not None else c2
+        self.out = WNLinear(out_in, num_classes, train_scale=True, init_scale=0.1)
+        n = len(self.convs)
+        if not -n <= feature_layer < n:
+            raise SSGANError(f"feature_layer must index one of the {n} conv layers (-{n}..{n - 1}), "
+                             f"got {feature_layer}")
+        self.feature_layer = feature_layer % n
+        self.feature_dim = self.convs[self.feature_layer].v.shape[0]
+        self.register_buffer("initialised", torch.tensor(False))
+
+    def _body(self, x: Tensor, init: bool = False) -> tuple[Tensor, Tensor]:
+        h = self.input_dropout(x)
+        features = None
+        for i, conv in enumerate(self.convs):
+            if init:
+                conv.init_from(h)
+            h = F.leaky_relu(conv(h), LEAK)
+            if i == self.feature_layer:
+                features = h.mean((2, 3), dtype=torch.float32)
+            if i in self._dropout_after:
+                h = self.dropout(h)
+        # pooled in float32: feature matching compares batch means of these under bf16 autocast
+        pooled = h.mean((2, 3), dtype=torch.float32)
+        return pooled, features
+
+    def forward(self, x: Tensor) -> DOutput:
+        pooled, features = self._body(x)
+        if self.minibatch is not None:
+            pooled = self.minibatch(pooled)
+        return DOutput(self.out(pooled), features)
+
+    @torch.no_grad()
+    def data_init(self, x: Tensor) -> None:
+        """Data-dependent init of every weight-normalised layer, layer by layer."""
+        pooled, _ = self._body(x, init=True)
+        if self.minibatch is not None:
+            pooled = torch.cat([self.minibatch(c) for c in pooled.split(self.INIT_CHUNK)])
+        self.out.init_from(pooled)
+        self.initialised.fill_(True)
+
+
+def _shift_only_bn(bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:
+    # the original's batch norm has no gain (g=None): keep gamma at 1
+    bn.weight.requires_grad_(False)
+    return bn
+
+
+class ConvGenerator(nn.Module):
+    """Improved-GAN CIFAR-10/SVHN generator (see the module docstring); class-conditional when
+    ``num_classes > 0`` (a label embedding is concatenated to z, as in the MLP generator)."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int],
+                 widths: Sequence[int] = (512, 256, 128), num_classes: int = 0):
+        super().__init__()
+        if len(widths) < 1 or min(widths) <= 0:
+            raise SSGANError(f"the conv generator needs at least one positive width (g_hidden), "
+                             f"got {list(widths)}")
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        n_up = len(widths)
+        self.base = (math.ceil(h / 2 ** n_up), math.ceil(w / 2 ** n_up))
+        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        d = latent_dim * (2 if num_classes else 1)
+        self.fc = nn.Linear(d, widths[0] * self.base[0] * self.base[1], bias=False)
+        self.fc_bn = _shift_only_bn(nn.BatchNorm1d(self.fc.out_features))
+        ups: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            ups += [nn.ConvTranspose2d(a, b, 5, 2, 2, output_padding=1, bias=False),
+                    _shift_only_bn(nn.BatchNorm2d(b)), nn.ReLU()]
+        self.ups = nn.Sequential(*ups)
+        self.out = WNConvTranspose2d(widths[-1], c, 5, 2, 2, output_padding=1, train_scale=True)
+        for m in [self.fc, *self.ups]:
+            if isinstance(m, (nn.Linear, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.05)  # W=Normal(0.05) in the original
+
+    def sample_latent(self, n: int, device=None) -> Tensor:
+        return torch.rand(n, self.latent_dim, device=device)
+
+    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise SSGANError("this generator is class-conditional: pass the labels y")
+            z = torch.cat([z, self.embed(y)], 1)
+        h = F.relu(self.fc_bn(self.fc(z))).view(len(z), -1, *self.base)
+        x = 0.5 * (torch.tanh(self.out(self.ups(h))) + 1.0)
+        _, height, width = self.image_shape
+        top, left = (x.shape[2] - height) // 2, (x.shape[3] - width) // 2
+        if top or left:
+            x = x[:, :, top:top + height, left:left + width]
+        return x
+
+
+# Presets: d_hidden = D widths [c1, c2]; g_hidden = G widths; input_noise / hidden_noise =
+# D's input / hidden dropout rates.
+_CONV_PRESETS = {
+    "conv_cifar": dict(d_hidden=[96, 192], g_hidden=[512, 256, 128], input_noise=0.2,
+                       hidden_noise=0.5),
+    "conv_svhn": dict(d_hidden=[64, 128], g_hidden=[512, 256, 128], input_noise=0.2,
+                      hidden_noise=0.5),
+}
+
+
+def _conv_builder(preset: str):
+    def build(image_shape, num_classes, *, latent_dim=100, feature_layer=-1, conditional=False,
+              config: Optional[NetworkConfig] = None):
+        c, h, w = image_shape
+        if min(h, w) < MIN_SIZE:
+            raise SSGANError(f"the conv networks need images of at least {MIN_SIZE}x{MIN_SIZE}, "
+                             f"got {h}x{w}; choose an mlp network or set --data.image_size 32")
+        config = config or NetworkConfig()
+        sizes = dict(_CONV_PRESETS[preset])
+        for key in sizes:
+            value = getattr(config, key, None)
+            if value is not None:
+                sizes[key] = value
+        # minibatch discrimination is honoured; virtual batch norm is not (the model reports it)
+        d = ConvDiscriminator(c, num_classes, sizes["d_hidden"], sizes["input_noise"],
+                              sizes["hidden_noise"], feature_layer,
+                              minibatch=getattr(config, "minibatch", None))
+        g = ConvGenerator(latent_dim, image_shape, sizes["g_hidden"],
+                          num_classes if conditional else 0)
+        return d, g
+    return build
+
+
+for _name in _CONV_PRESETS:
+    register_network(_name)(_conv_builder(_name))

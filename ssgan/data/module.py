@@ -3,28 +3,32 @@
 The whole dataset lives in memory as normalised tensors. A training "sample" is a whole step:
 the sampler yields index tensors for (labeled, unlabeled-for-D, unlabeled-for-G) and the
 dataset gathers them with one fancy-indexing call each, so there is no per-image Python or PIL
-work on the training path.
+work on the training path. Optional augmentation (random translation, horizontal flip) runs on
+whole batches after they reach the training device (:meth:`SSLDataModule.on_after_batch_transfer`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import SSGANError, check_positive
-from .sources import ImageData, get_source, load_dataset
+from .sources import ImageData, check_options, get_source, load_dataset, source_image_shape
 
 
-def select_labeled(y: np.ndarray, num_labels: int, num_classes: int, seed_data: int) -> np.ndarray:
+def select_labeled(y: np.ndarray, num_labels: int, num_classes: int, seed_data: int, *,
+                   classes: Optional[Sequence[str]] = None) -> np.ndarray:
     """Class-balanced labeled subset: permute with ``seed_data`` and take the first
-    ``num_labels / K`` of each class (the improved-gan procedure). Returns sorted indices."""
+    ``num_labels / K`` of each class (the improved-gan procedure). Returns sorted indices.
+    ``classes`` (names) only make the error messages clearer."""
     if num_labels <= 0 or num_labels % num_classes:
         raise SSGANError(f"num_labels must be a positive multiple of the {num_classes} classes "
                          f"(e.g. {num_classes * max(1, num_labels // num_classes)}), got {num_labels}")
@@ -32,9 +36,10 @@ def select_labeled(y: np.ndarray, num_labels: int, num_classes: int, seed_data: 
     counts = np.bincount(y, minlength=num_classes)
     if counts.min() < per_class:
         c = int(counts.argmin())
+        name = f" ({classes[c]})" if classes is not None and len(classes) > c else ""
         raise SSGANError(f"num_labels={num_labels} needs {per_class} images per class but class "
-                         f"{c} has only {counts[c]} in the training pool; use at most "
-                         f"{counts.min() * num_classes}")
+                         f"{c}{name} has only {counts[c]} in the training pool; use at most "
+                         f"{counts.min() * num_classes} or add images")
     perm = np.random.RandomState(seed_data).permutation(len(y))
     chosen = [perm[y[perm] == c][:per_class] for c in range(num_classes)]
     return np.sort(np.concatenate(chosen))
@@ -52,15 +57,56 @@ def carve_validation(y: np.ndarray, val_size: int, seed_data: int) -> tuple[np.n
     return np.sort(tr), np.sort(va)
 
 
+def random_translate(x: Tensor, max_shift: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Shift each image of a batch (N, C, H, W) by its own random offset in
+    [-max_shift, max_shift] pixels along each axis, reflect-padding the borders. One gather for
+    the whole batch, on x's device."""
+    if max_shift <= 0:
+        return x
+    n, c, h, w = x.shape
+    pad = F.pad(x, (max_shift, max_shift, max_shift, max_shift), mode="reflect")
+    off = torch.randint(0, 2 * max_shift + 1, (2, n, 1), device=x.device, generator=generator)
+    rows = (torch.arange(h, device=x.device) + off[0])[:, :, None]   # (N, H, 1)
+    cols = (torch.arange(w, device=x.device) + off[1])[:, None, :]   # (N, 1, W)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    return pad.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def random_hflip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Mirror a random half of the batch left-right."""
+    flip = torch.rand(len(x), device=x.device, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
 class SSLBatchSampler(Sampler):
     """Yields, per step, index tensors ``(labeled, unlabeled_d, unlabeled_g)``.
 
     One epoch is one pass over the unlabeled pool in batches of ``batch_size`` (for D, and a
     second independent permutation for G, as in the original code). The labeled set is
-    re-permuted and tiled to the same number of batches. Shuffling is seeded from
-    ``(seed, epoch)`` so a resumed run replays the same order. Under DDP each rank takes every
-    ``world_size``-th step of the same global order.
+    re-permuted and tiled to the same number of batches, so every labeled image is seen equally
+    often and the labeled stream stays class-balanced. Shuffling is seeded from
+    ``(seed, epoch)`` so a resumed run replays the same order.
+
+    Under DDP each rank takes every ``world_size``-th step of the same global order, so the
+    ranks see disjoint unlabeled batches and together one pass over the pool; the last
+    ``global_steps % world_size`` steps are dropped so that every rank runs the same number of
+    steps (unequal counts would hang the gradient all-reduce).
+
+    The sampler is resumable: :meth:`state_dict` records the epoch and the steps handed out in
+    it (the training loader passes both to Lightning, which saves them with its loop state), and
+    after :meth:`load_state_dict` the first epoch iterated skips the steps already trained on,
+    so a run resumed mid-epoch continues with the next step of the same order.
     """
+
+    class Loader(DataLoader):
+        """The training DataLoader, resumable through its sampler (Lightning saves the state of
+        loaders with ``state_dict``/``load_state_dict`` in the checkpoint)."""
+
+        def state_dict(self) -> dict:
+            return self.sampler.state_dict()
+
+        def load_state_dict(self, state: dict) -> None:
+            self.sampler.load_state_dict(state)
 
     def __init__(self, labeled: Tensor, unlabeled: Tensor, batch_size: int,
                  labeled_batch_size: int, seed: int = 0):
@@ -69,19 +115,44 @@ class SSLBatchSampler(Sampler):
         self.seed, self.epoch = seed, 0
         self.rank, self.world_size = 0, 1
         self.global_steps = max(1, len(unlabeled) // batch_size)
+        self.steps_done = 0  # steps handed out in the current epoch
+        self._resume: Optional[tuple[int, int]] = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def set_distributed(self, rank: int, world_size: int) -> None:
+        if self.global_steps < world_size:
+            raise SSGANError(f"an epoch has only {self.global_steps} steps of batch_size "
+                             f"{self.batch_size}, fewer than the {world_size} processes; lower "
+                             "--data.batch_size or use fewer devices")
         self.rank, self.world_size = rank, world_size
 
+    def _steps(self) -> range:
+        """The global step numbers this rank trains on, in order."""
+        usable = self.global_steps - self.global_steps % self.world_size
+        return range(self.rank, usable, self.world_size)
+
     def __len__(self) -> int:
-        return len(range(self.rank, self.global_steps, self.world_size))
+        return len(self._steps())
 
     def _tiled(self, pool: Tensor, n: int, g: torch.Generator) -> Tensor:
         reps = math.ceil(n / len(pool))
         return torch.cat([pool[torch.randperm(len(pool), generator=g)] for _ in range(reps)])[:n]
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "steps_done": self.steps_done, "seed": self.seed,
+                "world_size": self.world_size, "global_steps": self.global_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        done = int(state.get("steps_done", 0))
+        if 0 < done < len(self) and (state.get("world_size"), state.get("global_steps")) != \
+                (self.world_size, self.global_steps):
+            raise SSGANError(
+                f"the checkpoint was saved in the middle of an epoch by {state.get('world_size')} "
+                f"process(es) with {state.get('global_steps')} steps per epoch; resume it with the "
+                "same --data.batch_size and number of processes (or from an end-of-epoch checkpoint)")
+        self._resume = (int(state.get("epoch", -1)), done)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
@@ -89,7 +160,15 @@ class SSLBatchSampler(Sampler):
         unl_d = self._tiled(self.unlabeled, n * b, g).view(n, b)
         unl_g = self._tiled(self.unlabeled, n * b, g).view(n, b)
         lab = self._tiled(self.labeled, n * bl, g).view(n, bl)
-        for i in range(self.rank, n, self.world_size):
+        skip = 0
+        if self._resume is not None:
+            epoch, done = self._resume
+            self._resume = None
+            if epoch == self.epoch:
+                skip = done
+        self.steps_done = skip
+        for i in self._steps()[skip:]:
+            self.steps_done += 1
             yield lab[i], unl_d[i], unl_g[i]
 
 
@@ -125,7 +204,8 @@ class SSLDataModule(pl.LightningDataModule):
     """Few labeled, many unlabeled images, from any registered source.
 
     Args:
-        dataset: a registered source: digits, fashion_mnist, mnist, ...
+        dataset: a registered source: digits, fashion_mnist, mnist, svhn, cifar10,
+            image_folder, npz (datasets/README.md says where each is looked for).
         data_root: where files are looked for and downloaded to.
         num_labels: labeled images, class-balanced (num_labels / K per class).
         seed_data: seed of the labeled (and validation) split, independent of the training seed.
@@ -135,29 +215,52 @@ class SSLDataModule(pl.LightningDataModule):
         val_size: images carved (stratified) from the training set for validation; 0 = none.
         download: allow downloading missing files.
         eval_batch_size: batch size for validation and test.
+        image_size: resize every image to image_size x image_size (any dataset; image_folder
+            needs it when its images differ in size).
+        channels: 1 (grayscale) or 3 (RGB): convert the images (default: as stored; for
+            image_folder, 1 when every image is grayscale).
+        svhn_extra: svhn only: add the 531,131 'extra' images to the training pool.
+        augment_translate: training batches only: shift each image by up to this many pixels
+            (reflect padding), on the training device; 0 = off.
+        augment_flip: training batches only: mirror a random half of each batch left-right.
     """
 
     def __init__(self, dataset: str = "digits", data_root: str = "datasets", num_labels: int = 50,
                  seed_data: int = 1, batch_size: int = 100, labeled_batch_size: Optional[int] = None,
                  exclude_labeled: bool = False, val_size: int = 0, download: bool = True,
-                 eval_batch_size: int = 1000):
+                 eval_batch_size: int = 1000, image_size: Optional[int] = None,
+                 channels: Optional[int] = None, svhn_extra: bool = False,
+                 augment_translate: int = 0, augment_flip: bool = False):
         super().__init__()
         self.source = get_source(dataset)
         check_positive("data.batch_size", batch_size)
         check_positive("data.labeled_batch_size", labeled_batch_size)
         check_positive("data.eval_batch_size", eval_batch_size)
         check_positive("data.val_size", val_size, allow_zero=True)
+        check_positive("data.augment_translate", augment_translate, allow_zero=True)
+        check_options(dataset, self._source_options(image_size, channels, svhn_extra))
         if self.source.num_classes and num_labels % self.source.num_classes:
             # fail before any data is read
             select_labeled(np.zeros(0, dtype=np.int64), num_labels, self.source.num_classes, 0)
         self.save_hyperparameters()
         self.data: Optional[ImageData] = None
         self.labeled_indices: Optional[np.ndarray] = None
+        if self.source.image_shape is None or self.source.num_classes is None:
+            # the model needs the shape now: read the files here, where a user error surfaces
+            # as itself (inside the CLI's argument links it would come wrapped in a ValueError)
+            self._load()
+
+    @staticmethod
+    def _source_options(image_size, channels, svhn_extra) -> dict:
+        """The options handed to the source (see ``ssgan.data.sources.load_dataset``)."""
+        return {"image_size": image_size, "channels": channels, "svhn_extra": svhn_extra}
 
     # -- what the model needs before data is loaded ----------------------------------------
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return self.source.image_shape or self._load().image_shape
+        hp = self.hparams
+        return (source_image_shape(hp.dataset, hp.image_size, hp.channels)
+                or self._load().image_shape)
 
     @property
     def num_classes(self) -> int:
@@ -167,7 +270,9 @@ class SSLDataModule(pl.LightningDataModule):
         if self.data is None:
             hp = self.hparams
             root = os.path.expanduser(hp.data_root)
-            self.data = load_dataset(hp.dataset, root, download=hp.download)
+            self.data = load_dataset(hp.dataset, root, download=hp.download,
+                                     **self._source_options(hp.image_size, hp.channels,
+                                                            hp.svhn_extra))
         return self.data
 
     def prepare_data(self) -> None:
@@ -180,21 +285,44 @@ class SSLDataModule(pl.LightningDataModule):
         hp, data = self.hparams, self._load()
         y = data.y_train.numpy()
         train_idx, val_idx = carve_validation(y, hp.val_size, hp.seed_data)
-        lab = train_idx[select_labeled(y[train_idx], hp.num_labels, data.num_classes, hp.seed_data)]
+        lab = train_idx[select_labeled(y[train_idx], hp.num_labels, data.num_classes, hp.seed_data,
+                                       classes=data.classes)]
         unl = np.setdiff1d(train_idx, lab) if hp.exclude_labeled else train_idx
         self.labeled_indices, self.val_indices, self.unlabeled_indices = lab, val_idx, unl
 
     # -- loaders -------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
         hp = self.hparams
+        # the shuffling seed is taken once, before Lightning starts training (under DDP the
+        # processes then re-seed their noise differently, see ssgan.callbacks.RNGState)
+        seed = self.__dict__.setdefault("_sampler_seed", torch.initial_seed())
         sampler = SSLBatchSampler(torch.as_tensor(self.labeled_indices),
                                   torch.as_tensor(self.unlabeled_indices), hp.batch_size,
-                                  hp.labeled_batch_size or hp.batch_size, seed=torch.initial_seed())
+                                  hp.labeled_batch_size or hp.batch_size, seed=seed)
         trainer = self.trainer
         if trainer is not None and trainer.world_size > 1:
             sampler.set_distributed(trainer.global_rank, trainer.world_size)
-        return DataLoader(StepDataset(self.data.x_train, self.data.y_train), sampler=sampler,
-                          batch_size=None)
+        # an own generator: creating the iterator then draws nothing from the global one, so a
+        # resumed run's random stream lines up with the uninterrupted run's
+        return SSLBatchSampler.Loader(StepDataset(self.data.x_train, self.data.y_train),
+                                      sampler=sampler, batch_size=None,
+                                      generator=torch.Generator().manual_seed(seed % 2**63))
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Batched augmentation of training steps, on the device the batch now lives on."""
+        hp = self.hparams
+        trainer = self.trainer
+        if not (hp.augment_translate or hp.augment_flip) or trainer is None or not trainer.training:
+            return batch
+        x_lab, y_lab, x_unl, x_unl2 = batch
+        sizes = [len(x_lab), len(x_unl), len(x_unl2)]
+        x = torch.cat([x_lab, x_unl, x_unl2])
+        if hp.augment_translate:
+            x = random_translate(x, hp.augment_translate)
+        if hp.augment_flip:
+            x = random_hflip(x)
+        x_lab, x_unl, x_unl2 = x.split(sizes)
+        return x_lab, y_lab, x_unl, x_unl2
 
     def _eval_loader(self, x: Tensor, y: Tensor) -> DataLoader:
         return DataLoader(SliceDataset(x, y, self.hparams.eval_batch_size), batch_size=None)
