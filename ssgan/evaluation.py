@@ -1,4 +1,7 @@
-"""Evaluation of trained checkpoints: accuracy, per-class accuracy and confusion matrix."""
+"""Evaluation of trained checkpoints: accuracy, per-class accuracy, precision and recall
+(scikit-learn's classification report), confusion matrix, and the generator's sample quality
+(a PNG grid and Fréchet distances in the classifier's feature space, see
+:mod:`ssgan.sample_quality`)."""
 
 from __future__ import annotations
 
@@ -72,8 +75,34 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor, num_classes: i
             "confusion_matrix": confusion.tolist()}
 
 
-def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None) -> dict:
-    """Re-evaluate a checkpoint on its dataset's test split."""
+def classification_report(logits: torch.Tensor, y: torch.Tensor, classes: list[str]) -> dict:
+    """scikit-learn's classification report as a dict: per class (by name) ``precision``,
+    ``recall``, ``f1-score`` and ``support``, plus ``accuracy``, ``macro avg`` and
+    ``weighted avg``. A class never predicted has precision 0 (``zero_division=0``)."""
+    from sklearn.metrics import classification_report as sk_report
+
+    pred = logits.argmax(1).cpu().numpy()
+    return sk_report(y.cpu().numpy(), pred, labels=list(range(len(classes))),
+                     target_names=[str(c) for c in classes], output_dict=True, zero_division=0)
+
+
+def run_folder_of(checkpoint: str | Path) -> Path:
+    """The run folder of ``RUN/checkpoints/x.ckpt`` (else the checkpoint's own folder)."""
+    parent = Path(checkpoint).resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None, *,
+                        samples_path: Optional[str | Path] = None, sample_quality: bool = True,
+                        num_samples: int = 100, fid_samples: Optional[int] = None,
+                        seed: int = 0) -> dict:
+    """Re-evaluate a checkpoint on its dataset's test split.
+
+    Adds scikit-learn's classification report (``classification_report``,
+    ``per_class_precision``, ``per_class_recall``) and, unless ``sample_quality`` is False or
+    the checkpoint is a supervised-only baseline (no trained generator), the Fréchet distances
+    of :func:`ssgan.sample_quality.sample_quality` under ``fid``. With ``samples_path`` a PNG
+    grid of ``num_samples`` generated images is saved there (``samples_png``)."""
     model, ckpt = load_checkpoint(path)
     dm = datamodule_from_checkpoint(ckpt, data_root)
     if tuple(dm.image_shape) != tuple(model.hparams.image_shape):
@@ -81,6 +110,23 @@ def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None) -> di
                          f"but {dm.hparams.dataset} has {tuple(dm.image_shape)}")
     logits = predict(model, dm.data.x_test)
     out = classification_metrics(logits, dm.data.y_test, model.hparams.num_classes)
+    report = classification_report(logits, dm.data.y_test, dm.data.classes)
     out.update({"dataset": dm.hparams.dataset, "num_labels": dm.hparams.num_labels,
-                "checkpoint": str(path), "classes": dm.data.classes})
+                "checkpoint": str(path), "classes": dm.data.classes,
+                "per_class_precision": [round(report[str(c)]["precision"], 6) for c in dm.data.classes],
+                "per_class_recall": [round(report[str(c)]["recall"], 6) for c in dm.data.classes],
+                "classification_report": report})
+    has_generator = not model.hparams.get("supervised_only", False)
+    if not has_generator:
+        out["sample_quality_skipped"] = "supervised-only checkpoint: its generator was never trained"
+        return out
+    from . import sample_quality as sq
+    if samples_path is not None:
+        if num_samples <= 0:
+            raise SSGANError(f"--num-samples must be > 0, got {num_samples}")
+        out["samples_png"] = str(sq.sample_grid(model, samples_path, num_samples, seed=seed))
+    if sample_quality:
+        if fid_samples is not None and fid_samples < 2:
+            raise SSGANError(f"--fid-samples must be at least 2, got {fid_samples}")
+        out["fid"] = sq.sample_quality(model, dm.data.x_test, num_generated=fid_samples, seed=seed)
     return out

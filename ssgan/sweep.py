@@ -1,0 +1,483 @@
+"""``evaluate.py sweep``: test error against the number of labels, for ssgan and baselines.
+
+    python evaluate.py sweep --dataset NAME [--data-root DIR] --labels 20,50,100 --seeds 0,1,2
+                             --out DIR [--objective NAME] [--max-epochs N] [--config FILE]
+                             [--methods ssgan,supervised,label_spreading] [--no-checkpoints]
+                             [-- EXTRA TRAIN.PY OPTIONS]
+
+For every label count N and seed S (the USB/TorchSSL convention: S is both the seed of the
+class-balanced labeled split, ``--data.seed_data``, and the initialisation seed,
+``--seed_everything``), on the same labeled indices:
+
+* ``ssgan`` (``ssgan-<objective>`` with ``--objective``): ``train.py`` as is;
+* ``supervised``: ``train.py --model.supervised_only true``: the same classifier network and
+  number of steps, trained on the labeled images only;
+* ``label_spreading``: scikit-learn's LabelSpreading, kNN kernel on flattened pixels, fitted on
+  the same training pool (see :mod:`ssgan.baselines`).
+
+Files in DIR:
+
+* ``results.csv``: one row per (method, labels, seed): ``method, labels, seed, error,
+  accuracy, train_seconds``, appended (and flushed) as each run finishes. Running the same
+  command again skips the rows already there, so an interrupted sweep resumes where it
+  stopped; more labels or seeds can be added to a finished sweep the same way;
+* ``summary.csv`` / ``summary.md``: error mean and sample std (ddof=1) over seeds per
+  (method, labels);
+* ``error_vs_labels.png``: error against labels (log x axis), one line per method, +-1 std bands;
+* ``sweep.json``: the settings; a re-run with different settings is refused;
+* ``splits/labels{N}_seed{S}.json``: the labeled indices used by all three methods;
+* ``runs/<method>/labels{N}_seed{S}/``: the ``train.py`` run folders.
+
+A single progress bar (stderr) covers the whole sweep, with an ETA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .errors import SSGANError, check_choice
+from .runs import write_json
+
+COLUMNS = ["method", "labels", "seed", "error", "accuracy", "train_seconds"]
+SUPERVISED = "supervised"
+LABEL_SPREADING = "label_spreading"
+METHOD_KINDS = ("ssgan", SUPERVISED, LABEL_SPREADING)
+
+
+@dataclass
+class SweepConfig:
+    dataset: str
+    out: Path
+    labels: list[int]
+    seeds: list[int]
+    data_root: Optional[str] = None
+    objective: Optional[str] = None
+    max_epochs: Optional[int] = None
+    config: Optional[str] = None
+    methods: list[str] = field(default_factory=lambda: list(METHOD_KINDS))
+    save_checkpoints: bool = True
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def ssgan_name(self) -> str:
+        return "ssgan" if self.objective is None else f"ssgan-{self.objective}"
+
+    def method_names(self) -> list[str]:
+        return [self.ssgan_name if m == "ssgan" else m for m in self.methods]
+
+    def settings(self) -> dict:
+        """What must not change between runs writing to the same DIR."""
+        cfg_hash = None
+        if self.config:
+            cfg_hash = hashlib.sha256(Path(self.config).read_bytes()).hexdigest()[:16]
+        return {"dataset": self.dataset, "data_root": self.data_root,
+                "objective": self.objective, "max_epochs": self.max_epochs,
+                "config": self.config and str(Path(self.config).resolve()),
+                "config_sha256": cfg_hash, "extra_args": list(self.extra_args)}
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _int_list(name: str, text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SSGANError(f"--{name} takes comma-separated integers (e.g. 20,50,100), got {text!r}")
+    if not values:
+        raise SSGANError(f"--{name} needs at least one value")
+    if len(set(values)) != len(values):
+        raise SSGANError(f"--{name} lists a value twice: {text!r}")
+    return values
+
+
+def parse_args(argv: list[str]) -> SweepConfig:
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(prog="evaluate.py sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, metavar="NAME", help="a registered dataset (digits, fashion_mnist, ...)")
+    p.add_argument("--data-root", default=None, metavar="DIR", help="where datasets are read/downloaded")
+    p.add_argument("--labels", required=True, metavar="N,N,...", help="comma-separated label counts, e.g. 20,50,100")
+    p.add_argument("--seeds", default="0,1,2", metavar="S,S,...", help="comma-separated seeds (split and init), default 0,1,2")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (re-use it to resume)")
+    p.add_argument("--objective", default=None, metavar="NAME", help="ssgan's --model.objective (method ssgan-<NAME>)")
+    p.add_argument("--max-epochs", type=int, default=None, metavar="N",
+                   help="training epochs of ssgan and supervised (default: the config's or train.py's)")
+    p.add_argument("--config", default=None, metavar="FILE", help="a train.py YAML config for ssgan and supervised")
+    p.add_argument("--methods", default=",".join(METHOD_KINDS), metavar="M,M,...",
+                   help="subset of ssgan,supervised,label_spreading (default: all)")
+    p.add_argument("--no-checkpoints", action="store_true",
+                   help="do not keep checkpoints/last.ckpt in the run folders")
+    ns = p.parse_args(argv)
+    methods = [m.strip() for m in ns.methods.split(",") if m.strip()]
+    for m in methods:
+        check_choice("method", m, METHOD_KINDS)
+    if not methods:
+        raise SSGANError("--methods needs at least one of " + ", ".join(METHOD_KINDS))
+    if ns.max_epochs is not None and ns.max_epochs <= 0:
+        raise SSGANError(f"--max-epochs must be > 0, got {ns.max_epochs}")
+    if ns.config and not Path(ns.config).is_file():
+        raise SSGANError(f"--config {ns.config} does not exist")
+    labels = _int_list("labels", ns.labels)
+    if any(n <= 0 for n in labels):
+        raise SSGANError(f"--labels must be positive, got {ns.labels!r}")
+    from .data import select_labeled
+    from .data.sources import get_source
+    source = get_source(ns.dataset)  # unknown names fail here, before anything is written
+    if source.num_classes:
+        for n in (n for n in labels if n % source.num_classes):
+            select_labeled(np.zeros(0, dtype=np.int64), n, source.num_classes, 0)
+    if ns.objective is not None:
+        from .objectives import objective_class
+        objective_class(ns.objective)
+    return SweepConfig(dataset=ns.dataset, out=Path(ns.out), labels=labels,
+                       seeds=_int_list("seeds", ns.seeds), data_root=ns.data_root,
+                       objective=ns.objective, max_epochs=ns.max_epochs, config=ns.config,
+                       methods=list(dict.fromkeys(methods)),
+                       save_checkpoints=not ns.no_checkpoints, extra_args=extra)
+
+
+def main(argv: list[str]) -> None:
+    cfg = parse_args(argv)
+    run_sweep(cfg)
+    print(f"results: {cfg.out / 'results.csv'}\nsummary: {cfg.out / 'summary.md'}\n"
+          f"plot: {cfg.out / 'error_vs_labels.png'}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# results.csv
+
+
+def read_results(path: Path) -> list[dict]:
+    """Rows of ``results.csv``; a line cut short by an interruption is dropped."""
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != COLUMNS:
+            raise SSGANError(f"{path} does not have the columns {','.join(COLUMNS)}; "
+                             "use another --out")
+        for raw in reader:
+            try:
+                rows.append({"method": raw["method"], "labels": int(raw["labels"]),
+                             "seed": int(raw["seed"]), "error": float(raw["error"]),
+                             "accuracy": float(raw["accuracy"]),
+                             "train_seconds": float(raw["train_seconds"])})
+            except (TypeError, ValueError, KeyError):
+                continue
+    return rows
+
+
+def _format_row(row: dict) -> list[str]:
+    return [row["method"], str(row["labels"]), str(row["seed"]), f"{row['error']:.6f}",
+            f"{row['accuracy']:.6f}", f"{row['train_seconds']:.3f}"]
+
+
+def _rewrite_results(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for row in rows:
+            w.writerow(_format_row(row))
+    os.replace(tmp, path)
+
+
+def append_result(path: Path, row: dict) -> None:
+    """Append one row and flush it to disk, so an interruption loses at most the run in progress."""
+    new = not path.is_file()
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(COLUMNS)
+        w.writerow(_format_row(row))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ---------------------------------------------------------------------------------------------
+# one (method, labels, seed)
+
+
+def _split_datamodule(cfg: SweepConfig, labels: int, seed: int):
+    """The data module ``train.py`` builds for this (labels, seed), set up: its labeled and
+    unlabeled indices are what every method uses. The config file's ``data`` section is
+    honoured (e.g. ``val_size``, ``exclude_labeled``)."""
+    from .data import SSLDataModule
+
+    kwargs: dict = {}
+    if cfg.config:
+        import yaml
+        with open(cfg.config) as f:
+            data = (yaml.safe_load(f) or {}).get("data") or {}
+        kwargs = dict(data.get("init_args", data)) if isinstance(data, dict) else {}
+        kwargs.pop("class_path", None)
+    kwargs.update(dataset=cfg.dataset, num_labels=labels, seed_data=seed)
+    if cfg.data_root is not None:
+        kwargs["data_root"] = cfg.data_root
+    dm = SSLDataModule(**kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def run_folder(cfg: SweepConfig, method: str, labels: int, seed: int) -> Path:
+    return cfg.out / "runs" / method / f"labels{labels}_seed{seed}"
+
+
+def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list[str]:
+    """``train.py`` arguments of one ssgan or supervised run."""
+    args = ["--config", cfg.config] if cfg.config else []
+    args += ["--data.dataset", cfg.dataset, "--data.num_labels", str(labels),
+             "--data.seed_data", str(seed), "--seed_everything", str(seed),
+             "--trainer.enable_progress_bar", "false",
+             "--trainer.logger.init_args.save_dir", str(cfg.out / "runs"),
+             "--trainer.logger.init_args.name", method,
+             "--trainer.logger.init_args.version", f"labels{labels}_seed{seed}"]
+    if cfg.data_root is not None:
+        args += ["--data.data_root", cfg.data_root]
+    if cfg.max_epochs is not None:
+        args += ["--trainer.max_epochs", str(cfg.max_epochs)]
+    if method == SUPERVISED:
+        args += ["--model.supervised_only", "true"]
+    elif cfg.objective is not None:
+        args += ["--model.objective", cfg.objective]
+    if not cfg.save_checkpoints:
+        args += ["--checkpoint.save_last", "false"]
+    return args + list(cfg.extra_args)
+
+
+def train(args: list[str]) -> tuple[dict, Path]:
+    """``train.py`` in this process, quietly (its prints would break the progress bar)."""
+    from .cli import run_training
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+        warnings.filterwarnings("ignore", message=r".*Total length of .* across ranks is zero.*")
+        warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
+        return run_training(args)
+
+
+def run_gan_method(cfg: SweepConfig, method: str, labels: int, seed: int,
+                   expected: np.ndarray) -> dict:
+    folder = run_folder(cfg, method, labels, seed)
+    if folder.exists():
+        # left by an interrupted run (finished runs are in results.csv and never re-run)
+        shutil.rmtree(folder)
+    metrics, run_dir = train(training_args(cfg, method, labels, seed))
+    record = json.loads((Path(run_dir) / "labeled_indices.json").read_text())
+    if list(record["indices"]) != [int(i) for i in expected]:
+        raise SSGANError(f"{method} trained on other labeled indices than the sweep's split "
+                         f"for labels={labels} seed={seed} (see {run_dir}/labeled_indices.json); "
+                         "does the config or an extra option change the data split?")
+    if "test/error" not in metrics:
+        raise SSGANError(f"{method} run {run_dir} wrote no test metrics (is --test false in the config?)")
+    return {"error": float(metrics["test/error"]), "accuracy": float(metrics["test/acc"]),
+            "train_seconds": float(metrics["train_seconds"])}
+
+
+def run_label_spreading(dm) -> dict:
+    from .baselines import label_spreading
+
+    pool = np.union1d(dm.unlabeled_indices, dm.labeled_indices)
+    positions = np.searchsorted(pool, dm.labeled_indices)
+    x, y = dm.data.x_train, dm.data.y_train
+    return label_spreading(x[pool], y[pool], positions, dm.data.x_test, dm.data.y_test)
+
+
+def _quiet_logs() -> None:
+    for name in ("lightning", "lightning.fabric", "lightning_fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep
+
+
+def _check_settings(cfg: SweepConfig) -> None:
+    path = cfg.out / "sweep.json"
+    now = cfg.settings()
+    if path.is_file():
+        before = json.loads(path.read_text()).get("settings", {})
+        diff = [k for k in now if before.get(k) != now[k]]
+        if diff:
+            k = diff[0]
+            raise SSGANError(f"{cfg.out} holds a sweep with other settings ({k}: {before.get(k)!r}, "
+                             f"now {now[k]!r}); resume with the same settings or use another --out")
+    write_json(path, {"settings": now, "labels": cfg.labels, "seeds": cfg.seeds,
+                      "methods": cfg.method_names()})
+
+
+def run_sweep(cfg: SweepConfig) -> list[dict]:
+    """Run every missing (method, labels, seed), then write the summary and the plot.
+    Returns all rows of ``results.csv``."""
+    from tqdm import tqdm
+
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    _check_settings(cfg)
+    results = cfg.out / "results.csv"
+    rows = read_results(results)
+    if results.is_file():
+        _rewrite_results(results, rows)  # drops a half-written last line, if any
+    done = {(r["method"], r["labels"], r["seed"]) for r in rows}
+    tasks = [(m, n, s) for n in cfg.labels for s in cfg.seeds for m in cfg.method_names()]
+    todo = [t for t in tasks if t not in done]
+    _quiet_logs()
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", file=sys.stderr,
+               desc=f"sweep {cfg.dataset}", dynamic_ncols=True, smoothing=0.0)
+    if len(todo) < len(tasks):
+        bar.write(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} rows already in {results}",
+                  file=sys.stderr)
+    split_cache: dict = {}
+    try:
+        for method, labels, seed in todo:
+            bar.set_postfix_str(f"{method} labels={labels} seed={seed}", refresh=False)
+            key = (labels, seed)
+            if key not in split_cache:
+                split_cache.clear()  # keep one data module in memory at a time
+                dm = _split_datamodule(cfg, labels, seed)
+                _save_split(cfg, dm, labels, seed)
+                split_cache[key] = dm
+            dm = split_cache[key]
+            if method == LABEL_SPREADING:
+                res = run_label_spreading(dm)
+            else:
+                res = run_gan_method(cfg, method, labels, seed, dm.labeled_indices)
+            row = {"method": method, "labels": labels, "seed": seed, **{
+                k: res[k] for k in ("error", "accuracy", "train_seconds")}}
+            append_result(results, row)
+            rows.append(row)
+            bar.write(f"{method:>16} labels={labels:<5} seed={seed:<3} error={row['error']:.4f} "
+                      f"({row['train_seconds']:.1f} s)", file=sys.stderr)
+            bar.update(1)
+    finally:
+        bar.close()
+    write_summary(cfg.out, rows, title=cfg.dataset)
+    return rows
+
+
+def _save_split(cfg: SweepConfig, dm, labels: int, seed: int) -> None:
+    path = cfg.out / "splits" / f"labels{labels}_seed{seed}.json"
+    write_json(path, dm.labeled_record())
+
+
+# ---------------------------------------------------------------------------------------------
+# summary and plot
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Mean and sample std (ddof=1; NaN with one seed) of error and accuracy per (method, labels)."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["labels"]), []).append(r)
+    order = list(dict.fromkeys(r["method"] for r in rows))
+    out = []
+    for (method, labels) in sorted(groups, key=lambda k: (order.index(k[0]), k[1])):
+        g = groups[(method, labels)]
+        err = np.array([r["error"] for r in g])
+        acc = np.array([r["accuracy"] for r in g])
+        secs = np.array([r["train_seconds"] for r in g])
+        std = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else float("nan"))
+        out.append({"method": method, "labels": labels, "seeds": len(g),
+                    "error_mean": float(err.mean()), "error_std": std(err),
+                    "accuracy_mean": float(acc.mean()), "accuracy_std": std(acc),
+                    "train_seconds_mean": float(secs.mean())})
+    return out
+
+
+def _pm(mean: float, std: float) -> str:
+    s = "n/a" if math.isnan(std) else f"{100 * std:.2f}"
+    return f"{100 * mean:.2f} ± {s}"
+
+
+def write_summary(out: Path, rows: list[dict], title: str = "") -> list[dict]:
+    """``summary.csv``, ``summary.md`` and ``error_vs_labels.png`` from the rows."""
+    summary = summarize(rows)
+    keys = ["method", "labels", "seeds", "error_mean", "error_std", "accuracy_mean",
+            "accuracy_std", "train_seconds_mean"]
+    tmp = out / "summary.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for s in summary:
+            w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in s.items()})
+    os.replace(tmp, out / "summary.csv")
+
+    methods = list(dict.fromkeys(s["method"] for s in summary))
+    labels = sorted({s["labels"] for s in summary})
+    cell = {(s["method"], s["labels"]): s for s in summary}
+    lines = [f"# Test error (%) against the number of labels{': ' + title if title else ''}", "",
+             "Mean ± sample std over seeds (seed = labeled-split seed = init seed); "
+             "the number of seeds is in parentheses.", "",
+             "| method | " + " | ".join(str(n) for n in labels) + " |",
+             "|---|" + "---|" * len(labels)]
+    for m in methods:
+        cells = []
+        for n in labels:
+            s = cell.get((m, n))
+            cells.append("–" if s is None else f"{_pm(s['error_mean'], s['error_std'])} ({s['seeds']})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean training time per run (s):", "",
+              "| method | " + " | ".join(str(n) for n in labels) + " |",
+              "|---|" + "---|" * len(labels)]
+    for m in methods:
+        cells = [("–" if (m, n) not in cell else f"{cell[(m, n)]['train_seconds_mean']:.2f}")
+                 for n in labels]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    if summary:
+        plot_error_vs_labels(summary, out / "error_vs_labels.png", title)
+    return summary
+
+
+def plot_error_vs_labels(summary: list[dict], path: Path, title: str = "") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    methods = list(dict.fromkeys(s["method"] for s in summary))
+    all_labels = sorted({s["labels"] for s in summary})
+    for m in methods:
+        pts = sorted((s for s in summary if s["method"] == m), key=lambda s: s["labels"])
+        x = np.array([s["labels"] for s in pts], dtype=float)
+        mean = 100 * np.array([s["error_mean"] for s in pts])
+        std = 100 * np.nan_to_num(np.array([s["error_std"] for s in pts]), nan=0.0)
+        line, = ax.plot(x, mean, marker="o", label=m)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xticks(all_labels)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("labeled images")
+    ax.set_ylabel("test error (%)")
+    seeds = max(s["seeds"] for s in summary)
+    ax.set_title(f"{title + ': ' if title else ''}error vs labels (mean ± std, {seeds} seeds)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
