@@ -6,7 +6,8 @@ import torch
 
 from ssgan.runs import quiet_library_noise
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# tiny networks: one thread is as fast and never oversubscribes a shared machine
+torch.set_num_threads(1)
 quiet_library_noise()
 
 
