@@ -8,6 +8,11 @@ One training step (manual optimisation, two Adam optimizers), as in Salimans et 
    (D's parameters are frozen for it).
 3. The evaluation copy of D (an exponential moving average of its weights) is updated.
 
+The objective (``ssgan.objectives``) supplies the adversarial losses; the Improved-GAN
+techniques (``ssgan.techniques``) are options that combine with any of them: minibatch
+discrimination and virtual batch norm live in the networks, historical averaging is added to
+each player's loss here, one-sided label smoothing is an option of the objectives.
+
 Validation and test use the EMA copy unless ``ema=False``.
 """
 
@@ -24,8 +29,10 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from .errors import SSGANError, check_positive
 from . import conv_networks  # noqa: F401  (registers the convolutional architectures)
-from .networks import NetworkConfig, build_networks
-from .objectives import GANBatch, build_objective, objective_class, supervised_loss
+from .networks import DOutput, NetworkConfig, build_networks, resolve_network
+from .objectives import (GANBatch, Objective, objective_class, objective_options,
+                         supervised_loss)
+from .techniques import HistoricalAveraging
 
 
 class EMA(nn.Module):
@@ -68,7 +75,8 @@ class SSGAN(pl.LightningModule):
     Args:
         image_shape: (C, H, W) of the images; linked from the data module.
         num_classes: K; linked from the data module.
-        objective: registered objective for both players (see ``ssgan.objectives``).
+        objective: registered objective for both players: feature_matching, minimax,
+            nonsaturating, lsgan, began or contragan (see ``ssgan.objectives``).
         generator_objective: override the generator's objective.
         discriminator_objective: override the discriminator's adversarial objective.
         unlabeled_weight: w in ``L_D = L_lab + w * L_unl``.
@@ -88,6 +96,29 @@ class SSGAN(pl.LightningModule):
         data_init_size: number of training images used for it.
         supervised_only: the baseline: train D's classifier on the labeled batches alone (same
             network, same steps); no generator, no unlabeled data.
+        lsgan_a: lsgan: D's target for generated images.
+        lsgan_b: lsgan: D's target for real images.
+        lsgan_c: lsgan: the target G wants D to give its images ((a, b, c) = (0, 1, 1) or the
+            Pearson chi^2 setting (-1, 1, 0)).
+        lsgan_output: lsgan: the D output the squares apply to: ``logit`` (the real/fake logit
+            lse(l), unbounded like the paper's linear D) or ``probability`` (sigmoid(lse(l))).
+        began_gamma: began: diversity ratio gamma = E[L(G(z))] / E[L(x)] the control aims at.
+        began_lambda_k: began: learning rate of the control variable k.
+        contrastive_temperature: contragan: temperature T of the 2C loss.
+        contrastive_weight: contragan: weight of the 2C loss in both players' losses.
+        contrastive_embed_dim: contragan: size of the projection of D's features and of the
+            class proxies.
+        contrastive_pseudo_labels: contragan: add the unlabeled real images, labeled with D's
+            arg-max class, to D's 2C batch.
+        label_smoothing: one-sided label smoothing: D's target for real images (e.g. 0.9;
+            1 = off). Objectives without a real target (began) reject it.
+        minibatch_discrimination: add a minibatch discrimination layer before D's output layer.
+        mbd_b: number B of minibatch discrimination kernels.
+        mbd_c: dimension C of each kernel.
+        historical_averaging: weight of the historical averaging penalty
+            ||theta - mean of past theta||^2 added to both players' losses (0 = off).
+        virtual_batchnorm: virtual batch normalisation in G, with a reference batch drawn once
+            at the start (saved in checkpoints).
     """
 
     def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10,
@@ -99,13 +130,24 @@ class SSGAN(pl.LightningModule):
                  g_hidden: Optional[list[int]] = None, input_noise: Optional[float] = None,
                  hidden_noise: Optional[float] = None, feature_layer: int = -1, ema: bool = True,
                  ema_decay: float = 0.999, data_init: bool = True, data_init_size: int = 500,
-                 supervised_only: bool = False):
+                 supervised_only: bool = False,
+                 lsgan_a: float = 0.0, lsgan_b: float = 1.0, lsgan_c: float = 1.0,
+                 lsgan_output: str = "logit",
+                 began_gamma: float = 0.5, began_lambda_k: float = 0.001,
+                 contrastive_temperature: float = 0.5, contrastive_weight: float = 1.0,
+                 contrastive_embed_dim: int = 128, contrastive_pseudo_labels: bool = False,
+                 label_smoothing: float = 1.0,
+                 minibatch_discrimination: bool = False, mbd_b: int = 100, mbd_c: int = 5,
+                 historical_averaging: float = 0.0, virtual_batchnorm: bool = False):
         super().__init__()
         check_positive("model.lr", lr)
         check_positive("model.lr_g", lr_g)
         check_positive("model.latent_dim", latent_dim)
         check_positive("model.unlabeled_weight", unlabeled_weight, allow_zero=True)
         check_positive("model.data_init_size", data_init_size)
+        check_positive("model.mbd_b", mbd_b)
+        check_positive("model.mbd_c", mbd_c)
+        check_positive("model.historical_averaging", historical_averaging, allow_zero=True)
         if not 0 <= ema_decay < 1:
             raise SSGANError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
         self.save_hyperparameters()
@@ -113,16 +155,41 @@ class SSGAN(pl.LightningModule):
         image_shape = tuple(image_shape)
         g_name = generator_objective or objective
         d_name = discriminator_objective or objective
-        g_cls = objective_class(g_name)
-        objective_class(d_name)
+        g_cls, d_cls = objective_class(g_name), objective_class(d_name)
+        if g_name != d_name and g_cls.generator_needs_own_discriminator:
+            raise SSGANError(f"generator objective {g_name!r} trains through heads that only its own "
+                             f"discriminator loss trains; use it for both players "
+                             f"(--model.objective {g_name}) or pick another generator objective")
+        if label_smoothing != 1.0 and "label_smoothing" not in d_cls.options:
+            raise SSGANError(f"model.label_smoothing sets D's real target, but the {d_name!r} "
+                             "discriminator loss has none; leave it at 1.0")
         self.discriminator, self.generator = build_networks(
             image_shape, num_classes, network=network, latent_dim=latent_dim,
             feature_layer=feature_layer, conditional=g_cls.conditional,
-            config=NetworkConfig(d_hidden, g_hidden, input_noise, hidden_noise))
+            config=NetworkConfig(d_hidden, g_hidden, input_noise, hidden_noise,
+                                 minibatch=(mbd_b, mbd_c) if minibatch_discrimination else None,
+                                 virtual_batchnorm=virtual_batchnorm))
+        arch = resolve_network(network, image_shape)
+        if minibatch_discrimination and not getattr(self.discriminator, "couples_batch", False):
+            raise SSGANError(f"network {arch!r} has no minibatch discrimination layer; choose "
+                             "a network with one or turn model.minibatch_discrimination off")
+        if virtual_batchnorm and not getattr(self.generator, "virtual_batchnorm", False):
+            raise SSGANError(f"network {arch!r} has no virtual batch norm; use an MLP network "
+                             "or turn model.virtual_batchnorm off")
         common = dict(num_classes=num_classes, feature_dim=self.discriminator.feature_dim,
                       image_shape=image_shape)
-        self.g_objective = build_objective(g_name, **common)
-        self.d_objective = self.g_objective if d_name == g_name else build_objective(d_name, **common)
+
+        def build(cls: type[Objective]) -> Objective:
+            return cls(**common, **objective_options(cls, self.hparams))
+
+        self.g_objective = build(g_cls)
+        self.d_objective = self.g_objective if d_name == g_name else build(d_cls)
+        if historical_averaging > 0:
+            d_params, g_params = self._player_parameters()
+            self.d_history = HistoricalAveraging(d_params, historical_averaging)
+            self.g_history = HistoricalAveraging(g_params, historical_averaging)
+        else:
+            self.d_history = self.g_history = None
         self.ema = EMA(self.discriminator, ema_decay) if ema else None
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -152,13 +219,18 @@ class SSGAN(pl.LightningModule):
         return self.generator(z), None
 
     # -- training ------------------------------------------------------------------------------
-    def configure_optimizers(self):
-        hp = self.hparams
+    def _player_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(D's, G's) trainable tensors: the networks plus the heads objectives give each."""
         d_params = list(self.discriminator.parameters())
         g_params = list(self.generator.parameters())
         for obj in {id(o): o for o in (self.d_objective, self.g_objective)}.values():
             d_params += list(obj.discriminator_parameters())
             g_params += list(obj.generator_parameters())
+        return d_params, g_params
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        d_params, g_params = self._player_parameters()
         opt_d = torch.optim.Adam(d_params, lr=hp.lr, betas=tuple(hp.betas))
         opt_g = torch.optim.Adam(g_params, lr=hp.lr_g or hp.lr, betas=tuple(hp.betas))
         return [opt_d, opt_g]
@@ -181,17 +253,20 @@ class SSGAN(pl.LightningModule):
         opt_d, opt_g = self.optimizers()
         n = x_unl.shape[0]
 
-        # D step: one forward over labeled, unlabeled and generated images together
+        # D step
         with torch.no_grad():
             x_fake, y_fake = self.sample(n)
-        out = self.discriminator(torch.cat([x_lab, x_unl, x_fake]))
-        sizes = [x_lab.shape[0], n, n]
-        lab, unl, fake = (type(out)(*parts) for parts in
-                          zip(*(t.split(sizes) for t in out)))
+        lab, unl, fake = self._discriminate(x_lab, x_unl, x_fake)
         loss_lab = supervised_loss(lab.logits, y_lab)
         d_terms = self.d_objective.discriminator_loss(
             GANBatch(unl, fake, x_unl, x_fake, labeled=lab, y_lab=y_lab, y_fake=y_fake))
         loss_d = loss_lab + self.hparams.unlabeled_weight * d_terms["loss"]
+        technique_logs = {}
+        if self.d_history is not None:
+            ha_d = self.d_history.penalty()
+            self.d_history.record()
+            loss_d = loss_d + ha_d
+            technique_logs["train/ha_d"] = ha_d.detach()
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
@@ -205,8 +280,14 @@ class SSGAN(pl.LightningModule):
             fake = self.discriminator(x_fake)
             g_terms = self.g_objective.generator_loss(
                 GANBatch(real, fake, x_unl2, x_fake, y_fake=y_fake))
+            loss_g = g_terms["loss"]
+            if self.g_history is not None:
+                ha_g = self.g_history.penalty()
+                self.g_history.record()
+                loss_g = loss_g + ha_g
+                technique_logs["train/ha_g"] = ha_g.detach()
             opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_terms["loss"])
+            self.manual_backward(loss_g)
             opt_g.step()
 
         if self.ema is not None:
@@ -214,13 +295,24 @@ class SSGAN(pl.LightningModule):
 
         train_err = (lab.logits.detach().argmax(1) != y_lab).float().mean()
         logs = {"train/loss_d": loss_d.detach(), "train/loss_lab": loss_lab.detach(),
-                "train/loss_g": g_terms["loss"].detach(), "train/err_lab": train_err}
+                "train/loss_g": loss_g.detach(), "train/err_lab": train_err, **technique_logs}
         for terms in (d_terms, g_terms):
             logs.update({f"train/{k}": v.detach() for k, v in terms.items() if k != "loss"})
         # epoch aggregates only: per-step logging would force a host sync every step
         self.log_dict(logs, on_step=False, on_epoch=True, batch_size=n)
         # handed to callbacks (on_train_batch_end's ``outputs``), e.g. a divergence guard
         return {"loss_d": logs["train/loss_d"], "loss_g": logs["train/loss_g"], "x_fake": x_fake.detach()}
+
+    def _discriminate(self, *xs: Tensor) -> list[DOutput]:
+        """D's outputs for several groups of images, one forward pass when it is valid."""
+        d = self.discriminator
+        if getattr(d, "couples_batch", False):
+            # an image's output depends on its batch (minibatch discrimination): a generated
+            # image must only be compared with other generated images, as in the original code
+            return [d(x) for x in xs]
+        out = d(torch.cat(xs))
+        sizes = [x.shape[0] for x in xs]
+        return [type(out)(*parts) for parts in zip(*(t.split(sizes) for t in out))]
 
     def _supervised_step(self, batch) -> dict:
         x_lab, y_lab = batch[0], batch[1]

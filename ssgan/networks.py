@@ -10,6 +10,10 @@ The MLPs follow the MNIST setup of Salimans et al. 2016 (openai/improved-gan,
 * G: z ~ U[0, 1)^100 -> dense softplus + batch norm (shift only) -> ... -> weight-normalised
   dense sigmoid output.
 
+Two Improved-GAN techniques are options of these networks (see :mod:`ssgan.techniques`):
+minibatch discrimination before D's output layer, and virtual batch normalisation in place of
+G's batch norm.
+
 ``build_networks`` picks the architecture from the image shape; every size can be overridden.
 """
 
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .errors import SSGANError
+from .techniques import MinibatchDiscrimination, VirtualBatchNorm1d
 
 
 class DOutput(NamedTuple):
@@ -93,10 +98,20 @@ class MLPDiscriminator(nn.Module):
 
     ``feature_layer`` indexes the hidden layers (-1 = the last one, as in the original) whose
     ReLU output, before its noise, is returned as the matching features.
+
+    ``minibatch=(B, C)`` inserts a :class:`~ssgan.techniques.MinibatchDiscrimination` layer
+    between the last hidden layer and the output layer (where the original CIFAR code puts it).
+    D's output for an image then depends on the rest of its batch: ``couples_batch`` tells the
+    training step to keep labeled, unlabeled and generated images in separate batches.
     """
 
+    #: data-dependent init runs minibatch discrimination on chunks of this many images, the
+    #: default training batch size, so the output layer is scaled for batches of that size
+    INIT_CHUNK = 100
+
     def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int],
-                 input_noise: float = 0.3, hidden_noise: float = 0.5, feature_layer: int = -1):
+                 input_noise: float = 0.3, hidden_noise: float = 0.5, feature_layer: int = -1,
+                 minibatch: Optional[tuple[int, int]] = None):
         super().__init__()
         if not hidden:
             raise SSGANError("the discriminator needs at least one hidden layer")
@@ -104,7 +119,11 @@ class MLPDiscriminator(nn.Module):
         dims = [in_features, *hidden]
         self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.noise = GaussianNoise(hidden_noise)
-        self.out = WNLinear(hidden[-1], num_classes, train_scale=True)
+        self.minibatch = (MinibatchDiscrimination(hidden[-1], *minibatch)
+                          if minibatch is not None else None)
+        self.couples_batch = self.minibatch is not None
+        out_in = self.minibatch.out_features if self.minibatch is not None else hidden[-1]
+        self.out = WNLinear(out_in, num_classes, train_scale=True)
         n = len(hidden)
         if not -n <= feature_layer < n:
             raise SSGANError(f"feature_layer must index one of the {n} hidden layers (-{n}..{n - 1}), "
@@ -121,6 +140,8 @@ class MLPDiscriminator(nn.Module):
             if i == self.feature_layer:
                 features = h
             h = self.noise(h)
+        if self.minibatch is not None:
+            h = self.minibatch(h)
         return DOutput(self.out(h), features)
 
     @torch.no_grad()
@@ -130,27 +151,45 @@ class MLPDiscriminator(nn.Module):
         for layer in self.hidden:
             layer.init_from(h)
             h = self.noise(F.relu(layer(h)))
+        if self.minibatch is not None:
+            h = torch.cat([self.minibatch(c) for c in h.split(self.INIT_CHUNK)])
         self.out.init_from(h)
         self.initialised.fill_(True)
 
 
 class MLPGenerator(nn.Module):
     """Improved-GAN MNIST generator: z ~ U[0,1)^latent -> [Linear (no bias) -> BN (shift only) ->
-    softplus] x len(hidden) -> weight-normalised Linear -> sigmoid, reshaped to the image."""
+    softplus] x len(hidden) -> weight-normalised Linear -> sigmoid, reshaped to the image.
+
+    ``virtual_batchnorm=True`` replaces the batch norms with
+    :class:`~ssgan.techniques.VirtualBatchNorm1d`. The reference batch (latents, and classes
+    for a conditional G) is drawn once, here, from the seeded RNG and kept in buffers, so it
+    is saved in checkpoints; every call runs it through the network ahead of the real batch.
+    """
 
     def __init__(self, latent_dim: int, image_shape: Sequence[int], hidden: Sequence[int],
-                 num_classes: int = 0):
+                 num_classes: int = 0, virtual_batchnorm: bool = False,
+                 vbn_reference_size: int = 100):
         super().__init__()
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         # class-conditional when num_classes > 0: a label embedding is concatenated to z
         self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        self.virtual_batchnorm = virtual_batchnorm
+        self.reference_size = vbn_reference_size if virtual_batchnorm else 0
+        if virtual_batchnorm:
+            self.register_buffer("ref_z", self.sample_latent(vbn_reference_size))
+            if num_classes:
+                self.register_buffer("ref_y", torch.randint(0, num_classes, (vbn_reference_size,)))
         layers: list[nn.Module] = []
         d = latent_dim * (2 if num_classes else 1)
         for h in hidden:
             # BN right after the linear makes a bias redundant; the original BN has no gamma
-            bn = nn.BatchNorm1d(h, affine=True)
-            bn.weight.requires_grad_(False)
+            if virtual_batchnorm:
+                bn = VirtualBatchNorm1d(h, vbn_reference_size, learn_scale=False)
+            else:
+                bn = nn.BatchNorm1d(h, affine=True)
+                bn.weight.requires_grad_(False)
             layers += [nn.Linear(d, h, bias=False), bn, nn.Softplus()]
             d = h
         self.body = nn.Sequential(*layers)
@@ -160,21 +199,32 @@ class MLPGenerator(nn.Module):
         return torch.rand(n, self.latent_dim, device=device)
 
     def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if self.virtual_batchnorm:
+            # the VBN layers read the reference batch from the leading rows
+            z = torch.cat([self.ref_z, z])
+            if self.embed is not None and y is not None:
+                y = torch.cat([self.ref_y, y])
         if self.embed is not None:
             if y is None:
                 raise SSGANError("this generator is class-conditional: pass the labels y")
             z = torch.cat([z, self.embed(y)], 1)
-        return torch.sigmoid(self.out(self.body(z))).view(-1, *self.image_shape)
+        h = self.body(z)[self.reference_size:]
+        return torch.sigmoid(self.out(h)).view(-1, *self.image_shape)
 
 
 @dataclass
 class NetworkConfig:
-    """Sizes of the MLP networks. ``None`` fields are filled from the image shape."""
+    """Sizes of the MLP networks (``None`` fields are filled from the image shape) and the
+    network-level Improved-GAN techniques: ``minibatch=(B, C)`` adds minibatch discrimination
+    to D, ``virtual_batchnorm`` puts virtual batch norm in G. A builder that cannot honour
+    a technique leaves it out; the model checks and reports it."""
 
     d_hidden: Optional[list[int]] = None
     g_hidden: Optional[list[int]] = None
     input_noise: Optional[float] = None
     hidden_noise: Optional[float] = None
+    minibatch: Optional[tuple[int, int]] = None
+    virtual_batchnorm: bool = False
 
 
 # Defaults by input size. The 28x28 entry is the improved-gan MNIST setup; the 8x8 entry is
@@ -201,14 +251,18 @@ def register_network(name: str):
 def _mlp_builder(preset: str):
     def build(image_shape, num_classes, *, latent_dim=100, feature_layer=-1, conditional=False,
               config: Optional[NetworkConfig] = None):
+        config = config or NetworkConfig()
         sizes = dict(_MLP_PRESETS[preset])
-        for key, value in vars(config or NetworkConfig()).items():
+        for key in sizes:
+            value = getattr(config, key)
             if value is not None:
                 sizes[key] = value
         d = MLPDiscriminator(math.prod(image_shape), num_classes, sizes["d_hidden"],
-                             sizes["input_noise"], sizes["hidden_noise"], feature_layer)
+                             sizes["input_noise"], sizes["hidden_noise"], feature_layer,
+                             minibatch=config.minibatch)
         g = MLPGenerator(latent_dim, image_shape, sizes["g_hidden"],
-                         num_classes if conditional else 0)
+                         num_classes if conditional else 0,
+                         virtual_batchnorm=config.virtual_batchnorm)
         return d, g
     return build
 
@@ -224,6 +278,11 @@ def resolve_network(network: str, image_shape: Sequence[int]) -> str:
     if network != "auto":
         return network
     pixels = math.prod(image_shape[-2:])
+    channels = image_shape[0] if len(image_shape) == 3 else 1
+    # colour, or 32x32 and larger: the improved-gan CIFAR conv networks (ssgan.conv_networks)
+    if ((channels > 1 or pixels >= 32 * 32) and min(image_shape[-2:]) >= 16
+            and "conv_cifar" in NETWORKS):
+        return "conv_cifar"
     return "mlp_small" if pixels <= 16 * 16 else "mlp_mnist"
 
 
