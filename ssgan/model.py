@@ -84,7 +84,9 @@ class SSGAN(pl.LightningModule):
         lr_g: Adam learning rate of G.
         betas: Adam betas.
         latent_dim: size of z ~ U[0, 1).
-        network: ``auto`` (by image size), ``mlp_mnist`` or ``mlp_small``.
+        network: ``auto`` (by image size: ``mlp_digits`` up to 16x16, ``mlp_mnist`` for 28x28
+            grayscale, ``conv_cifar`` for 32x32 or colour), or one of those, ``mlp_small``,
+            ``conv_svhn``. For the conv networks ``input_noise``/``hidden_noise`` are dropout rates.
         d_hidden: D's hidden sizes (overrides the network's).
         g_hidden: G's hidden sizes (overrides the network's).
         input_noise: sigma of D's input noise.
@@ -112,6 +114,8 @@ class SSGAN(pl.LightningModule):
             arg-max class, to D's 2C batch.
         label_smoothing: one-sided label smoothing: D's target for real images (e.g. 0.9;
             1 = off). Objectives without a real target (began) reject it.
+        feature_matching_p: feature matching's norm: 2 = mean squared error (the MNIST setup),
+            1 = mean absolute error (the CIFAR-10/SVHN setup of the original code).
         minibatch_discrimination: add a minibatch discrimination layer before D's output layer.
         mbd_b: number B of minibatch discrimination kernels.
         mbd_c: dimension C of each kernel.
@@ -136,7 +140,7 @@ class SSGAN(pl.LightningModule):
                  began_gamma: float = 0.5, began_lambda_k: float = 0.001,
                  contrastive_temperature: float = 0.5, contrastive_weight: float = 1.0,
                  contrastive_embed_dim: int = 128, contrastive_pseudo_labels: bool = False,
-                 label_smoothing: float = 1.0,
+                 label_smoothing: float = 1.0, feature_matching_p: int = 2,
                  minibatch_discrimination: bool = False, mbd_b: int = 100, mbd_c: int = 5,
                  historical_averaging: float = 0.0, virtual_batchnorm: bool = False):
         super().__init__()

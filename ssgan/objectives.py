@@ -251,11 +251,17 @@ class FeatureMatching(_CrossEntropyDiscriminator):
     """Salimans et al. 2016, "Improved Techniques for Training GANs".
 
     D: ``L_unl`` (see :func:`unlabeled_loss`). G: feature matching
-    ``|| mean f(x_unl) - mean f(G(z)) ||^2`` on D's feature layer (``p=1`` for L1)."""
+    ``|| mean f(x_unl) - mean f(G(z)) ||^2`` on D's feature layer; ``feature_matching_p=1``
+    gives the L1 form the original code used for CIFAR-10 and SVHN."""
 
-    def __init__(self, *, p: int = 2, **kwargs):
+    options = ("label_smoothing", "feature_matching_p")
+
+    def __init__(self, *, feature_matching_p: int, **kwargs):
         super().__init__(**kwargs)
-        self.p = p
+        if feature_matching_p not in (1, 2):
+            raise SSGANError(f"model.feature_matching_p must be 1 (L1) or 2 (squared L2), "
+                             f"got {feature_matching_p}")
+        self.p = feature_matching_p
 
     def generator_loss(self, batch: GANBatch) -> dict[str, Tensor]:
         loss = feature_matching_loss(batch.real.features, batch.fake.features, self.p)

@@ -429,7 +429,7 @@ def test_conv_presets_follow_the_paper_and_mlp_kept_for_small_gray():
     d, _ = build_networks((3, 32, 32), 10, network="conv_svhn")
     assert d.feature_dim == 128 and d.convs[0].v.shape[0] == 64
     assert resolve_network("auto", (1, 28, 28)) == "mlp_mnist"
-    assert resolve_network("auto", (1, 8, 8)) == "mlp_small"
+    assert resolve_network("auto", (1, 8, 8)) == "mlp_digits"
     with pytest.raises(SSGANError, match="at least 9x9"):
         build_networks((3, 8, 8), 10, network="conv_cifar")
 

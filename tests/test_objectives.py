@@ -102,7 +102,7 @@ def test_generator_losses_of_the_cross_entropy_family():
     assert close(make("nonsaturating").generator_loss(b)["loss"], 1.5 * LN2)
     # feature matching: mean((2,3) - (1,1))^2 = (1 + 4) / 2; L1: (1 + 2) / 2
     assert close(make("feature_matching").generator_loss(b)["loss"], 2.5)
-    fm1 = build_objective("feature_matching", p=1, label_smoothing=1.0, **COMMON)
+    fm1 = make("feature_matching", feature_matching_p=1)
     assert close(fm1.generator_loss(b)["loss"], 1.5)
 
 

@@ -1,0 +1,100 @@
+"""Wall minutes of training to reach a target test error, with the test error read after every
+epoch (EMA weights, whole test split).
+
+    python bench/time_to_accuracy.py --seeds 0 1 2 --max-minutes 15 --target 0.25 \
+        --out bench/results/time_to_accuracy.json [-- extra train.py args]
+
+The target is met at the first epoch whose mean test error over the last 5 epochs is at or
+below ``--target``; the wall time counts training only (evaluation time is excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from ssgan.cli import build_cli
+from ssgan.evaluation import predict
+from ssgan.runs import quiet_library_noise
+
+
+class EpochTestError(pl.Callback):
+    """Test error after every epoch; the evaluation time is not counted as training time."""
+
+    def __init__(self):
+        self.rows, self.train_s, self._t0 = [], 0.0, None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.train_s += time.perf_counter() - self._t0
+        dm = trainer.datamodule
+        logits = predict(pl_module, dm.data.x_test)
+        err = (logits.argmax(1) != dm.data.y_test.to(logits.device)).float().mean().item()
+        self.rows.append({"epoch": trainer.current_epoch + 1, "train_minutes": self.train_s / 60,
+                          "test_error": err})
+        print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)
+
+
+def reached(rows: list[dict], target: float, window: int = 5):
+    for i in range(window - 1, len(rows)):
+        mean = statistics.fmean(r["test_error"] for r in rows[i - window + 1:i + 1])
+        if mean <= target:
+            return rows[i]["train_minutes"], rows[i]["epoch"], mean
+    return None, None, None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/fashion_mnist.yaml")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--max-minutes", type=float, default=15.0)
+    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--target", type=float, default=0.25)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None)
+    a, extra = p.parse_known_args()
+    extra = [x for x in extra if x != "--"]
+    torch.set_num_threads(a.threads)
+    quiet_library_noise()
+    results = []
+    for seed in a.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli = build_cli(["--config", a.config, "--seed_everything", str(seed),
+                             "--data.seed_data", str(seed), "--trainer.max_epochs", str(a.max_epochs),
+                             "--trainer.max_time", f"00:00:{int(a.max_minutes)}:{int(a.max_minutes % 1 * 60)}",
+                             "--trainer.logger.init_args.save_dir", tmp,
+                             "--trainer.enable_progress_bar", "false", "--test", "false", *extra])
+            cb = EpochTestError()
+            cli.trainer.callbacks.append(cb)
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        minutes, epoch, mean = reached(cb.rows, a.target)
+        last5 = statistics.fmean(r["test_error"] for r in cb.rows[-5:])
+        results.append({"seed": seed, "minutes_to_target": minutes, "epoch_reached": epoch,
+                        "epochs_run": len(cb.rows), "last5_mean_error": last5,
+                        "final_error": cb.rows[-1]["test_error"], "train_minutes": cb.train_s / 60,
+                        "curve": cb.rows})
+    summary = {"config": a.config, "extra": extra, "target": a.target, "threads": a.threads,
+               "max_minutes": a.max_minutes,
+               "median_minutes_to_target": (statistics.median(r["minutes_to_target"] for r in results)
+                                            if all(r["minutes_to_target"] is not None for r in results)
+                                            else None),
+               "last5_mean_error_per_seed": [r["last5_mean_error"] for r in results],
+               "seeds": results}
+    print(json.dumps({k: v for k, v in summary.items() if k != "seeds"}, indent=2))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
