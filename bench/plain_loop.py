@@ -22,9 +22,8 @@ class PlainTrainer:
     def __init__(self, model: SSGAN, dm: SSLDataModule):
         self.model, self.dm = model, dm
         hp = model.hparams
-        self.opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas))
-        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=hp.lr_g or hp.lr,
-                                      betas=tuple(hp.betas))
+        # the very optimizers ssgan builds
+        self.opt_d, self.opt_g = model.configure_optimizers()
         self.loader = dm.train_dataloader()
         model.train()
         d = model.discriminator

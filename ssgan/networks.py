@@ -48,7 +48,7 @@ class GaussianNoise(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training and self.sigma > 0:
-            return x + self.sigma * torch.randn_like(x)
+            return torch.add(x, torch.randn_like(x), alpha=self.sigma)  # one fused op
         return x
 
     def extra_repr(self) -> str:
@@ -77,14 +77,15 @@ class WNLinear(nn.Module):
         self.init_scale = init_scale
 
     def _scale(self) -> Tensor:
-        return self.g * torch.rsqrt((self.v * self.v).sum(1))
+        # vector_norm reads v once; (v * v).sum(1) materialised a copy of v every forward
+        return self.g / torch.linalg.vector_norm(self.v, dim=1)
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.addcmul(self.b, F.linear(x, self.v), self._scale())
 
     @torch.no_grad()
     def init_from(self, x: Tensor) -> None:
-        t = F.linear(x, self.v) * torch.rsqrt((self.v * self.v).sum(1))
+        t = F.linear(x, self.v) / torch.linalg.vector_norm(self.v, dim=1)
         g = self.init_scale / (t.std(0) + 1e-6)
         self.g.copy_(g)
         self.b.copy_(-t.mean(0) * g)
