@@ -71,7 +71,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             cli = build_cli(["--config", a.config, "--seed_everything", str(seed),
                              "--data.seed_data", str(seed), "--trainer.max_epochs", str(a.max_epochs),
-                             "--trainer.max_time", f"00:00:{int(a.max_minutes)}:{int(a.max_minutes % 1 * 60)}",
+                             "--trainer.max_time", f"00:00:{int(a.max_minutes):02d}:{int(a.max_minutes % 1 * 60):02d}",
                              "--trainer.logger.init_args.save_dir", tmp,
                              "--trainer.enable_progress_bar", "false", "--test", "false", *extra])
             cb = EpochTestError()

@@ -267,11 +267,7 @@ class SSGAN(pl.LightningModule):
             GANBatch(unl, fake, x_unl, x_fake, labeled=lab, y_lab=y_lab, y_fake=y_fake))
         loss_d = loss_lab + self.hparams.unlabeled_weight * d_terms["loss"]
         technique_logs = {}
-        if self.d_history is not None:
-            ha_d = self.d_history.penalty()
-            self.d_history.record()
-            loss_d = loss_d + ha_d
-            technique_logs["train/ha_d"] = ha_d.detach()
+        loss_d = self._add_historical_average(loss_d, self.d_history, "train/ha_d", technique_logs)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(loss_d)
         opt_d.step()
@@ -285,12 +281,8 @@ class SSGAN(pl.LightningModule):
             fake = self.discriminator(x_fake)
             g_terms = self.g_objective.generator_loss(
                 GANBatch(real, fake, x_unl2, x_fake, y_fake=y_fake))
-            loss_g = g_terms["loss"]
-            if self.g_history is not None:
-                ha_g = self.g_history.penalty()
-                self.g_history.record()
-                loss_g = loss_g + ha_g
-                technique_logs["train/ha_g"] = ha_g.detach()
+            loss_g = self._add_historical_average(g_terms["loss"], self.g_history, "train/ha_g",
+                                                  technique_logs)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             opt_g.step()
@@ -318,6 +310,17 @@ class SSGAN(pl.LightningModule):
         out = d(torch.cat(xs))
         sizes = [x.shape[0] for x in xs]
         return [type(out)(*parts) for parts in zip(*(t.split(sizes) for t in out))]
+
+    @staticmethod
+    def _add_historical_average(loss: Tensor, history, key: str, logs: dict) -> Tensor:
+        """``loss + ||theta - mean of past theta||^2`` when historical averaging is on; the current
+        weights join the history after the penalty is taken (so it is 0 at the first step)."""
+        if history is None:
+            return loss
+        penalty = history.penalty()
+        history.record()
+        logs[key] = penalty.detach()
+        return loss + penalty
 
     def _supervised_step(self, batch) -> dict:
         x_lab, y_lab = batch[0], batch[1]

@@ -19,12 +19,6 @@ from ssgan.eval_cli import main as eval_main
 from ssgan.evaluation import datamodule_from_checkpoint, load_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 class StubModel:

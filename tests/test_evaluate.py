@@ -19,12 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 FID_KEYS = {"generated_vs_test", "test_half_vs_half", "generated_vs_test_half"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def train_tiny(root: Path, *extra: str) -> Path:

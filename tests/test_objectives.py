@@ -7,12 +7,13 @@ The hand-made discriminator outputs use K = 2 class logits chosen so that
     fake:  Z = 1/3 (D = 1/4), Z = 1 (D = 1/2)
 """
 
-import csv
 import inspect
 import math
 
 import pytest
 import torch
+
+from conftest import logged_metrics
 from torch import nn
 
 from ssgan.cli import run_training
@@ -296,22 +297,8 @@ def test_model_passes_options_and_combines_objectives():
 
 # -- real training runs ----------------------------------------------------------------------
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These tiny networks run faster on one thread, and much faster when the machine's cores
-    are shared with other jobs; the previous setting is restored for other test modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
-def last_epoch_metrics(run_dir) -> dict:
-    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
-    out = {}
-    for row in rows:
-        out.update({k: float(v) for k, v in row.items() if v not in ("", None)})
-    return out
 
 
 RUNS = {
@@ -341,7 +328,7 @@ def test_objective_trains_on_digits_and_checkpoint_loads(run, quiet_trainer_args
         "--model.objective", name, *RUNS[run], "--model.network", "mlp_small",
         "--model.d_hidden", "[64, 32]", "--model.g_hidden", "[64]",
         "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
-    logged = last_epoch_metrics(run_dir)
+    logged = logged_metrics(run_dir)
     for key in ["loss_d", "loss_g", "loss_lab"] + EXPECTED_KEYS[name]:
         assert math.isfinite(logged[f"train/{key}"]), key
     assert math.isfinite(metrics["test/error"])

@@ -48,14 +48,6 @@ class BlockAt(pl.Callback):
                 time.sleep(0.02)
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def small_args(save_dir: Path, *extra: str, epochs: int = EPOCHS) -> list[str]:
     return ["--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar", "false",
             "--trainer.logger.init_args.save_dir", str(save_dir), *extra]
@@ -126,7 +118,7 @@ def reference_process(tmp_path_factory):
 
 # -- 1. reproducibility ------------------------------------------------------------------------
 
-def test_same_seeds_give_identical_metrics_json(reference, tmp_path, one_thread):
+def test_same_seeds_give_identical_metrics_json(reference, tmp_path):
     ref_text, ref_dir = reference
     # the defaults are --seed_everything 0 --data.seed_data 1; spelled out here
     _, run_dir = run_training(small_args(tmp_path / "runs", "--seed_everything", "0",
@@ -234,7 +226,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(reference_process, tmp_p
     assert (run_dir / "metrics.json").read_text() == ref_text
 
 
-def test_checkpoint_write_is_atomic(tmp_path, monkeypatch, one_thread):
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A write that dies half-way leaves the previous last.ckpt whole."""
     real, calls = pl.Trainer.save_checkpoint, []
 
@@ -253,7 +245,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch, one_thread):
     assert load_ckpt(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 2 * 2
 
 
-def test_resume_checks_the_labeled_split(reference, tmp_path, one_thread):
+def test_resume_checks_the_labeled_split(reference, tmp_path):
     """The data module compares the checkpoint's labeled indices with the split it selects."""
     _, ref_dir = reference
     ckpt = load_ckpt(ref_dir / "checkpoints" / "last.ckpt")
@@ -285,8 +277,7 @@ def _patch_training_step(monkeypatch, after_batches: int, mode: str) -> None:
     monkeypatch.setattr(SSGAN, "training_step", training_step)
 
 
-def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
-                                                                 one_thread, capsys):
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     _patch_training_step(monkeypatch, after_batches=STEPS + 4, mode="nan")
     # a checkpoint is due after every batch, the guard reads values back only every 5 batches:
     # the veto at write time must still keep the NaN weights out
@@ -304,8 +295,7 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monke
     assert not (run_dir / "metrics.json").exists()
 
 
-def test_generator_collapse_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
-                                                                      one_thread):
+def test_generator_collapse_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     _patch_training_step(monkeypatch, after_batches=STEPS + 2, mode="collapse")
     args = small_args(tmp_path / "runs", "--checkpoint.last_every_n_batches", "1",
                       "--guard.collapse_batches", "6", "--guard.check_every_n_batches", "4")

@@ -19,13 +19,6 @@ from ssgan.eval_cli import main as eval_main
 METHODS = {"ssgan", "supervised", "label_spreading"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny networks on a shared 2-core machine: one thread is many times faster
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def argv(out, data_root, labels="20,50", seeds="0", *extra):

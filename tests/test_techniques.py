@@ -1,11 +1,12 @@
 """The Improved-GAN techniques: minibatch discrimination, historical averaging, virtual batch
 norm (label smoothing is pinned in test_objectives.py), and real training runs with each."""
 
-import csv
 import math
 
 import pytest
 import torch
+
+from conftest import logged_metrics
 from torch import nn
 
 from ssgan.cli import run_training
@@ -140,21 +141,8 @@ def test_vbn_reference_batch_is_kept_in_checkpoints():
 
 # -- real training runs ----------------------------------------------------------------------
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These tiny networks run faster on one thread, and much faster when the machine's cores
-    are shared with other jobs; the previous setting is restored for other test modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
-def last_epoch_metrics(run_dir) -> dict:
-    out = {}
-    for row in csv.DictReader(open(run_dir / "metrics.csv")):
-        out.update({k: float(v) for k, v in row.items() if v not in ("", None)})
-    return out
 
 
 RUNS = {
@@ -174,7 +162,7 @@ def test_technique_trains_on_digits_and_checkpoint_loads(run, quiet_trainer_args
     metrics, run_dir = run_training(quiet_trainer_args + RUNS[run] + [
         "--model.network", "mlp_small", "--model.d_hidden", "[64, 32]", "--model.g_hidden", "[64]",
         "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
-    logged = last_epoch_metrics(run_dir)
+    logged = logged_metrics(run_dir)
     for key in ("loss_d", "loss_g", "loss_lab", "d_real", "d_fake"):
         assert math.isfinite(logged[f"train/{key}"]), key
     if "--model.historical_averaging" in RUNS[run]:
