@@ -296,7 +296,7 @@ class SSGAN(pl.LightningModule):
         for terms in (d_terms, g_terms):
             logs.update({f"train/{k}": v.detach() for k, v in terms.items() if k != "loss"})
         # epoch aggregates only: per-step logging would force a host sync every step
-        self.log_dict(logs, on_step=False, on_epoch=True, batch_size=n)
+        self.log_dict(logs, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         # handed to callbacks (on_train_batch_end's ``outputs``), e.g. a divergence guard
         return {"loss_d": logs["train/loss_d"], "loss_g": logs["train/loss_g"], "x_fake": x_fake.detach()}
 
@@ -334,7 +334,7 @@ class SSGAN(pl.LightningModule):
             self.ema.update(self.discriminator)
         err = (logits.detach().argmax(1) != y_lab).float().mean()
         self.log_dict({"train/loss_lab": loss.detach(), "train/err_lab": err}, on_step=False,
-                      on_epoch=True, batch_size=len(y_lab))
+                      on_epoch=True, batch_size=len(y_lab), sync_dist=True)
         return {"loss_d": loss.detach()}
 
     # -- evaluation ----------------------------------------------------------------------------
