@@ -255,7 +255,7 @@ def preflight_checkpoint(path: Path, config) -> dict:
 
 
 TRAINER_DEFAULTS = {
-    "max_epochs": 200,  # the digits default: ~1 minute on 2 CPU cores
+    "max_epochs": 200,  # the digits default: about 80 s of training on 2 CPU cores
     # flushing every step costs nothing: metrics are logged once per epoch
     "logger": lazy_instance(RunLogger, save_dir="runs", name="ssgan", flush_logs_every_n_steps=1),
     "log_every_n_steps": 50,
