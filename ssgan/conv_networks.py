@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .errors import SSGANError
-from .networks import DOutput, NetworkConfig, WNLinear, register_network
+from .networks import DOutput, NetworkConfig, WNLinear, init_weight_norm, register_network
 
 LEAK = 0.2
 #: smallest side D can take: two stride-2 convs and one unpadded 3x3 conv leave >= 1 pixel
@@ -56,13 +56,7 @@ class _WNConvBase(nn.Module):
     def __init__(self, weight_shape: Sequence[int], out_channels: int, stride: int, padding: int,
                  *, train_scale: bool = False, init_scale: float = 1.0):
         super().__init__()
-        self.v = nn.Parameter(torch.randn(*weight_shape) * 0.05)
-        g = torch.ones(out_channels)
-        if train_scale:
-            self.g = nn.Parameter(g)
-        else:
-            self.register_buffer("g", g)
-        self.b = nn.Parameter(torch.zeros(out_channels))
+        init_weight_norm(self, weight_shape, out_channels, train_scale)
         self.stride, self.padding, self.init_scale = stride, padding, init_scale
 
     def _norm_dims(self) -> list[int]:

@@ -55,6 +55,20 @@ class GaussianNoise(nn.Module):
         return f"sigma={self.sigma}"
 
 
+def init_weight_norm(module: nn.Module, weight_shape: Sequence[int], out_features: int,
+                     train_scale: bool) -> None:
+    """The weight-norm tensors of the original code: direction ``v ~ N(0, 0.05^2)``, scale
+    ``g = 1`` (a trained parameter only with ``train_scale``, else a buffer set by the data
+    init) and bias ``b = 0``."""
+    module.v = nn.Parameter(torch.randn(*weight_shape) * 0.05)
+    g = torch.ones(out_features)
+    if train_scale:
+        module.g = nn.Parameter(g)
+    else:
+        module.register_buffer("g", g)
+    module.b = nn.Parameter(torch.zeros(out_features))
+
+
 class WNLinear(nn.Module):
     """Weight-normalised dense layer ``y = (x @ v.T) * g / ||v|| + b`` (Salimans & Kingma 2016).
 
@@ -67,13 +81,7 @@ class WNLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, *, train_scale: bool = False,
                  init_scale: float = 1.0):
         super().__init__()
-        self.v = nn.Parameter(torch.randn(out_features, in_features) * 0.05)
-        g = torch.ones(out_features)
-        if train_scale:
-            self.g = nn.Parameter(g)
-        else:
-            self.register_buffer("g", g)
-        self.b = nn.Parameter(torch.zeros(out_features))
+        init_weight_norm(self, (out_features, in_features), out_features, train_scale)
         self.init_scale = init_scale
 
     def _scale(self) -> Tensor:
