@@ -19,8 +19,12 @@ from ssgan.objectives import GANBatch, supervised_loss
 class PlainTrainer:
     """Holds an SSGAN's modules and runs its algorithm by hand."""
 
-    def __init__(self, model: SSGAN, dm: SSLDataModule):
+    def __init__(self, model: SSGAN, dm: SSLDataModule, precision: str = "32-true"):
         self.model, self.dm = model, dm
+        # entered once per step, as Lightning's precision plugin does: autocast caches the bf16
+        # copies of the weights until its context exits, so a context spanning several steps
+        # would keep computing with the weights of the first one
+        self.bf16 = precision == "bf16-mixed"
         hp = model.hparams
         # the very optimizers ssgan builds
         self.opt_d, self.opt_g = model.configure_optimizers()
@@ -33,6 +37,10 @@ class PlainTrainer:
             model.ema.module.load_state_dict(d.state_dict())
 
     def step(self, batch) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            self._step(batch)
+
+    def _step(self, batch) -> None:
         m = self.model
         D, G, obj = m.discriminator, m.generator, m.g_objective
         x_lab, y_lab, x_unl, x_unl2 = batch

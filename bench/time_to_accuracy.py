@@ -2,7 +2,7 @@
 epoch (EMA weights, whole test split).
 
     python bench/time_to_accuracy.py --seeds 0 1 2 --max-minutes 15 --target 0.25 \
-        --out bench/results/time_to_accuracy.json [-- extra train.py args]
+        --out bench/results/time_to_accuracy.json [--runs-dir DIR] [-- extra train.py args]
 
 The target is met at the first epoch whose mean test error over the last 5 epochs is at or
 below ``--target``; the wall time counts training only (evaluation time is excluded).
@@ -11,7 +11,11 @@ below ``--target``; the wall time counts training only (evaluation time is exclu
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import math
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -24,6 +28,12 @@ import torch
 from ssgan.cli import build_cli
 from ssgan.evaluation import predict
 from ssgan.runs import quiet_library_noise
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process (Linux), to check it stays flat."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class EpochTestError(pl.Callback):
@@ -41,7 +51,8 @@ class EpochTestError(pl.Callback):
         logits = predict(pl_module, dm.data.x_test)
         err = (logits.argmax(1) != dm.data.y_test.to(logits.device)).float().mean().item()
         self.rows.append({"epoch": trainer.current_epoch + 1, "train_minutes": self.train_s / 60,
-                          "test_error": err})
+                          "test_error": err, "rss_mib": rss_mib(),
+                          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
         print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)
 
 
@@ -53,6 +64,15 @@ def reached(rows: list[dict], target: float, window: int = 5):
     return None, None, None
 
 
+def median_minutes(results: list[dict]):
+    """Median over seeds of the minutes to target, a seed that never reached it counting as
+    infinitely slow; None when the median itself is such a seed."""
+    minutes = [r["minutes_to_target"] if r["minutes_to_target"] is not None else math.inf
+               for r in results]
+    m = statistics.median(minutes)
+    return None if math.isinf(m) else m
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="configs/fashion_mnist.yaml")
@@ -62,6 +82,8 @@ def main() -> None:
     p.add_argument("--target", type=float, default=0.25)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
+    p.add_argument("--runs-dir", default=None,
+                   help="keep each seed's run folder (config, last.ckpt) here instead of a temp dir")
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
     torch.set_num_threads(a.threads)
@@ -69,6 +91,8 @@ def main() -> None:
     results = []
     for seed in a.seeds:
         with tempfile.TemporaryDirectory() as tmp:
+            if a.runs_dir:
+                tmp = str(Path(a.runs_dir) / f"seed{seed}")
             cli = build_cli(["--config", a.config, "--seed_everything", str(seed),
                              "--data.seed_data", str(seed), "--trainer.max_epochs", str(a.max_epochs),
                              "--trainer.max_time", f"00:00:{int(a.max_minutes):02d}:{int(a.max_minutes % 1 * 60):02d}",
@@ -79,15 +103,18 @@ def main() -> None:
             cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         minutes, epoch, mean = reached(cb.rows, a.target)
         last5 = statistics.fmean(r["test_error"] for r in cb.rows[-5:])
+        if a.runs_dir:
+            print(f"run folder: {cli.trainer.log_dir}", file=sys.stderr)
+        del cli
+        gc.collect()  # the seed's trainer/model/data reference each other; free them now
         results.append({"seed": seed, "minutes_to_target": minutes, "epoch_reached": epoch,
                         "epochs_run": len(cb.rows), "last5_mean_error": last5,
                         "final_error": cb.rows[-1]["test_error"], "train_minutes": cb.train_s / 60,
                         "curve": cb.rows})
     summary = {"config": a.config, "extra": extra, "target": a.target, "threads": a.threads,
                "max_minutes": a.max_minutes,
-               "median_minutes_to_target": (statistics.median(r["minutes_to_target"] for r in results)
-                                            if all(r["minutes_to_target"] is not None for r in results)
-                                            else None),
+               # a seed that never reached the target counts as infinitely slow
+               "median_minutes_to_target": median_minutes(results),
                "last5_mean_error_per_seed": [r["last5_mean_error"] for r in results],
                "seeds": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "seeds"}, indent=2))

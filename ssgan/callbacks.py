@@ -171,20 +171,22 @@ class TrainingGuard(Callback):
     """Stops a run whose losses stop being finite or whose generator collapses.
 
     The checks read ``loss_d``, ``loss_g`` and ``x_fake`` from what the training step returns.
-    The values stay on the device and are read back every ``check_every_n_batches`` batches (one
-    host sync, plus one all-reduce under DDP, so that every process stops together) and before
-    every checkpoint write: weights that produced a non-finite loss are never written, and while
-    the samples look collapsed ``last.ckpt`` is left as it is. A stopped run exits with code 3
-    and keeps its last good ``last.ckpt``.
+    Every batch only keeps its losses (on the device) and a reference to its samples; every
+    ``check_every_n_batches`` batches, and before every checkpoint write, the losses are read
+    back (one host sync, plus one all-reduce under DDP, so that every process stops together)
+    and the diversity of the latest batch of samples is measured. Weights that produced a
+    non-finite loss are never written, and while the samples look collapsed ``last.ckpt`` is
+    left as it is. A stopped run exits with code 3 and keeps its last good ``last.ckpt``.
 
     Args:
-        stop_on_nonfinite: stop when a loss is NaN or infinite.
-        min_diversity: collapse threshold on the diversity of each batch of generated images:
+        stop_on_nonfinite: stop when a loss (or a generated pixel) is NaN or infinite.
+        min_diversity: collapse threshold on the diversity of a batch of generated images:
             the standard deviation of every pixel across the batch, averaged over pixels, in the
             images' units (about 0.23 for real digits, 0.05-0.15 for a healthy G early on).
             0 turns the collapse check off.
         collapse_batches: stop when the diversity stays below ``min_diversity`` for this many
-            consecutive training batches.
+            consecutive training batches (sampled at every check: a low sample counts for all
+            the batches since the previous one).
         check_every_n_batches: read the values back to the host every this many batches.
     """
 
@@ -197,8 +199,9 @@ class TrainingGuard(Callback):
         self.min_diversity = float(min_diversity)
         self.collapse_batches = int(collapse_batches)
         self.check_every_n_batches = int(check_every_n_batches)
-        self._pending: list[torch.Tensor] = []
+        self._pending: list[torch.Tensor] = []  # each batch's losses, still on the device
         self._where: list[tuple[int, int]] = []
+        self._last_fake: Optional[torch.Tensor] = None
         self.streak = 0  # consecutive low-diversity batches
         self._warned_streak = False
 
@@ -214,21 +217,18 @@ class TrainingGuard(Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
+        # kept cheap: this runs every step (measured: a per-step diversity and finiteness
+        # check cost ~2 % of a Fashion-MNIST step, BENCHMARKS.md)
         if not self.enabled or not isinstance(outputs, dict):
             return
         losses = [v.detach().float().reshape(-1) for k, v in outputs.items()
                   if k.startswith("loss") and torch.is_tensor(v)]
-        device = pl_module.device
-        bad = torch.zeros((), device=device)
-        if losses:
-            bad = (~torch.isfinite(torch.cat(losses))).any().float()
-        x_fake = outputs.get("x_fake")
-        div = torch.full((), float("nan"), device=device)
-        if torch.is_tensor(x_fake):
-            div = self.diversity(x_fake)
-            bad = torch.maximum(bad, (~torch.isfinite(x_fake.detach())).any().float())
-        self._pending.append(torch.stack([bad, div.to(bad.dtype)]))
+        self._pending.append(torch.cat(losses) if losses
+                             else torch.zeros(1, device=pl_module.device))
         self._where.append((trainer.current_epoch, batch_idx))
+        x_fake = outputs.get("x_fake")
+        if torch.is_tensor(x_fake):
+            self._last_fake = x_fake
         if len(self._pending) >= self.check_every_n_batches:
             self.check(trainer)
 
@@ -248,27 +248,40 @@ class TrainingGuard(Callback):
     def check(self, trainer: pl.Trainer) -> None:
         if not self._pending:
             return
-        stats = torch.stack(self._pending)
-        where, self._pending, self._where = self._where, [], []
+        pending, where = self._pending, self._where
+        self._pending, self._where = [], []
+        width = max(len(p) for p in pending)
+        losses = torch.stack([torch.nn.functional.pad(p, (0, width - len(p))) for p in pending])
+        bad = (~torch.isfinite(losses)).any(1).float()  # one flag per batch
+        fake, self._last_fake = self._last_fake, None
+        div = torch.full((), float("nan"), device=bad.device)
+        if fake is not None:
+            div = self.diversity(fake).to(bad.device)
+            bad[-1] = torch.maximum(bad[-1], (~torch.isfinite(fake.detach())).any().float())
+        stats = torch.cat([bad, div.reshape(1).to(bad.dtype)])
         if trainer.world_size > 1:
             stats = trainer.strategy.reduce(stats, reduce_op="mean")
-        for (bad, div), (epoch, batch_idx) in zip(stats.tolist(), where):
-            at = f"epoch {epoch}, batch {batch_idx}"
-            if self.stop_on_nonfinite and bad > 0:
-                self._stop(trainer, f"training diverged: a loss became NaN or infinite at {at}",
-                           "lower --model.lr, or turn the check off with --guard.stop_on_nonfinite false")
-            if self.min_diversity > 0 and div == div:  # NaN: no samples this step
-                if div < self.min_diversity:
-                    self.streak += 1
-                    if self.streak >= self.collapse_batches:
-                        self._stop(trainer, f"generator collapse: the diversity of its samples stayed "
-                                            f"below --guard.min_diversity {self.min_diversity} for "
-                                            f"{self.streak} batches (last {div:.2g} at {at})",
-                                   "change the objective or learning rates, or tune "
-                                   "--guard.min_diversity / --guard.collapse_batches (0 turns it off)")
-                else:
-                    self.streak = 0
-                    self._warned_streak = False
+        *bad_flags, div_value = stats.tolist()
+        if self.stop_on_nonfinite:
+            for flag, (epoch, batch_idx) in zip(bad_flags, where):
+                if flag > 0:
+                    self._stop(trainer, f"training diverged: a loss became NaN or infinite at epoch "
+                                        f"{epoch}, batch {batch_idx}",
+                               "lower --model.lr, or turn the check off with --guard.stop_on_nonfinite false")
+        if self.min_diversity > 0 and div_value == div_value:  # NaN: no samples to measure
+            if div_value < self.min_diversity:
+                self.streak += len(pending)
+                if self.streak >= self.collapse_batches:
+                    epoch, batch_idx = where[-1]
+                    self._stop(trainer, f"generator collapse: the diversity of its samples stayed "
+                                        f"below --guard.min_diversity {self.min_diversity} for "
+                                        f"{self.streak} batches (last {div_value:.2g} at epoch "
+                                        f"{epoch}, batch {batch_idx})",
+                               "change the objective or learning rates, or tune "
+                               "--guard.min_diversity / --guard.collapse_batches (0 turns it off)")
+            else:
+                self.streak = 0
+                self._warned_streak = False
 
     def _stop(self, trainer: pl.Trainer, what: str, hint: str) -> None:
         kept = ""

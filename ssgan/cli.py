@@ -23,6 +23,7 @@ readable, resumable, and made with the same data and model options.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import time
 from pathlib import Path
@@ -337,7 +338,13 @@ def run_training(args: list[str]) -> tuple[dict, Path]:
     """Programmatic ``train.py``: returns ``(metrics, run_dir)``. Used by sweeps and tests."""
     cli = build_cli(list(args))
     metrics = fit_and_test(cli)
-    return metrics, Path(cli.trainer.log_dir)
+    run_dir = Path(cli.trainer.log_dir)
+    # the trainer, model and data module (with its dataset copy: 219 MiB for Fashion-MNIST)
+    # reference each other; free them now rather than whenever the cyclic collector runs, so
+    # that a sweep's runs do not pile up (measured: +250 MiB RSS per Fashion-MNIST run without)
+    del cli
+    gc.collect()
+    return metrics, run_dir
 
 
 def main(argv: Optional[list[str]] = None) -> int:

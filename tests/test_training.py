@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from ssgan.cli import run_training
@@ -99,3 +100,57 @@ def test_training_beats_chance_and_supervised_only(tmp_path):
     assert gan["global_step"] == sup["global_step"] or gan["epochs"] == sup["epochs"]
     assert gan["test/acc"] > 0.8  # chance is 0.1
     assert gan["test/acc"] > sup["test/acc"] + 0.03
+
+
+class _Recorder(pl.Callback):
+    """Records each step's D loss and both learning rates."""
+
+    def __init__(self):
+        self.loss_d, self.lrs = [], []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.loss_d.append(float(outputs["loss_d"]))
+        self.lrs.append([o.param_groups[0]["lr"] for o in pl_module.optimizers()])
+
+
+def _fit_with_recorder(tmp_path, extra):
+    from ssgan.cli import build_cli
+
+    cli = build_cli(["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "5",
+                     "--trainer.enable_progress_bar", "false", "--test", "false",
+                     "--trainer.logger.init_args.save_dir", str(tmp_path), *extra])
+    rec = _Recorder()
+    cli.trainer.callbacks.append(rec)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return cli, rec
+
+
+def test_train_logs_are_the_mean_of_the_epochs_steps(tmp_path):
+    """Training values are summed on the device and logged once an epoch: the logged
+    train/loss_d is exactly the mean of the last epoch's per-step losses."""
+    cli, rec = _fit_with_recorder(tmp_path, [])
+    logged = cli.trainer.logged_metrics
+    last_epoch = rec.loss_d[5:]
+    assert len(last_epoch) == 5
+    assert float(logged["train/loss_d"]) == pytest.approx(sum(last_epoch) / 5, rel=1e-5)
+    assert float(logged["train/loss_d"]) != pytest.approx(sum(rec.loss_d[:5]) / 5, rel=1e-5)
+
+
+def test_linear_lr_decay_reaches_zero_at_the_end(tmp_path):
+    cli, rec = _fit_with_recorder(tmp_path, ["--model.lr", "0.002", "--model.lr_g", "0.001",
+                                             "--model.lr_decay_start", "0.5"])
+    d_lrs = [lr[0] for lr in rec.lrs]
+    g_lrs = [lr[1] for lr in rec.lrs]
+    # 10 steps; progress = step / 10; decay over the second half: factor = (1 - p) / 0.5
+    expected = [min(1.0, (1 - s / 10) / 0.5) for s in range(10)]
+    assert d_lrs == pytest.approx([0.002 * f for f in expected])
+    assert g_lrs == pytest.approx([0.001 * f for f in expected])
+    assert d_lrs[:6] == pytest.approx([0.002] * 6) and d_lrs[-1] == pytest.approx(0.0004)
+
+
+def test_lr_decay_needs_max_epochs(tmp_path):
+    from ssgan.errors import SSGANError
+
+    with pytest.raises(SSGANError, match="lr_decay_start.*max_epochs"):
+        _fit_with_recorder(tmp_path, ["--model.lr_decay_start", "0.5", "--trainer.max_epochs", "-1",
+                                      "--trainer.max_steps", "4"])
