@@ -4,19 +4,17 @@
     python bench/memory_runs.py [RUNS]
 """
 
-import os
 import sys
 import tempfile
+from pathlib import Path
 
 import torch
 
-from ssgan.cli import run_training
-from ssgan.runs import quiet_library_noise
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from time_to_accuracy import rss_mib  # noqa: E402
 
-
-def rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+from ssgan.cli import run_training  # noqa: E402
+from ssgan.runs import quiet_library_noise  # noqa: E402
 
 
 def main() -> None:

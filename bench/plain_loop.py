@@ -36,6 +36,13 @@ class PlainTrainer:
         if model.ema is not None:
             model.ema.module.load_state_dict(d.state_dict())
 
+    @classmethod
+    def build(cls, dataset: str, num_labels: int, precision: str = "32-true") -> "PlainTrainer":
+        """A fresh SSGAN with default options on ``dataset`` (set up for fitting)."""
+        dm = SSLDataModule(dataset=dataset, num_labels=num_labels)
+        dm.setup("fit")
+        return cls(SSGAN(image_shape=dm.image_shape, num_classes=dm.num_classes), dm, precision)
+
     def step(self, batch) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             self._step(batch)
@@ -89,10 +96,7 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    dm = SSLDataModule(dataset=a.dataset, num_labels=a.num_labels)
-    dm.setup("fit")
-    model = SSGAN(image_shape=dm.image_shape, num_classes=dm.num_classes)
-    t = PlainTrainer(model, dm).run_steps(a.steps)
+    t = PlainTrainer.build(a.dataset, a.num_labels).run_steps(a.steps)
     print(f"{a.steps / t:.2f} steps/s")
 
 

@@ -81,13 +81,7 @@ class PairedSteps(pl.Callback):
 
 
 def paired_round(args, steps: int, warmup: int, tmp: str, extra: list[str]) -> dict:
-    from ssgan.data import SSLDataModule
-    from ssgan.model import SSGAN
-
-    dm = SSLDataModule(dataset=args.dataset, num_labels=args.num_labels)
-    dm.setup("fit")
-    plain = PlainTrainer(SSGAN(image_shape=dm.image_shape, num_classes=dm.num_classes), dm,
-                         args.precision)
+    plain = PlainTrainer.build(args.dataset, args.num_labels, args.precision)
     cli = build_cli(["--data.dataset", args.dataset, "--data.num_labels", str(args.num_labels),
                      "--trainer.max_steps", str(2 * (steps + warmup + 1)),
                      "--trainer.logger.init_args.save_dir", tmp, "--test", "false",
@@ -111,13 +105,7 @@ def lightning_rate(args, steps: int, warmup: int, tmp: str, extra: list[str]) ->
 
 
 def plain_rate(args, steps: int, warmup: int, precision: str) -> float:
-    from ssgan.data import SSLDataModule
-    from ssgan.model import SSGAN
-
-    dm = SSLDataModule(dataset=args.dataset, num_labels=args.num_labels)
-    dm.setup("fit")
-    trainer = PlainTrainer(SSGAN(image_shape=dm.image_shape, num_classes=dm.num_classes), dm,
-                           precision)
+    trainer = PlainTrainer.build(args.dataset, args.num_labels, precision)
     trainer.run_steps(warmup)
     return steps / trainer.run_steps(steps)
 
@@ -156,7 +144,8 @@ def main() -> None:
                                else plain_rate(a, a.steps, a.warmup, a.precision))
             rows.append({"round": r, **rate, "ratio": rate["ssgan"] / rate["plain"]})
             print(json.dumps(rows[-1]), file=sys.stderr)
-    summary = {"method": "paired steps" if a.paired else "alternating rounds", "dataset": a.dataset, "num_labels": a.num_labels, "threads": a.threads,
+    summary = {"method": "paired steps" if a.paired else "alternating rounds",
+               "dataset": a.dataset, "num_labels": a.num_labels, "threads": a.threads,
                "precision": a.precision, "steps_per_round": a.steps,
                "ssgan_steps_per_s_median": statistics.median(r["ssgan"] for r in rows),
                "plain_steps_per_s_median": statistics.median(r["plain"] for r in rows),

@@ -199,7 +199,7 @@ class TrainingGuard(Callback):
         self.min_diversity = float(min_diversity)
         self.collapse_batches = int(collapse_batches)
         self.check_every_n_batches = int(check_every_n_batches)
-        self._pending: list[torch.Tensor] = []  # each batch's losses, still on the device
+        self._pending: list[torch.Tensor] = []  # per batch: are its losses finite (on the device)
         self._where: list[tuple[int, int]] = []
         self._last_fake: Optional[torch.Tensor] = None
         self.streak = 0  # consecutive low-diversity batches
@@ -223,8 +223,8 @@ class TrainingGuard(Callback):
             return
         losses = [v.detach().float().reshape(-1) for k, v in outputs.items()
                   if k.startswith("loss") and torch.is_tensor(v)]
-        self._pending.append(torch.cat(losses) if losses
-                             else torch.zeros(1, device=pl_module.device))
+        self._pending.append(torch.isfinite(torch.cat(losses)).all() if losses
+                             else torch.ones((), dtype=torch.bool, device=pl_module.device))
         self._where.append((trainer.current_epoch, batch_idx))
         x_fake = outputs.get("x_fake")
         if torch.is_tensor(x_fake):
@@ -250,9 +250,7 @@ class TrainingGuard(Callback):
             return
         pending, where = self._pending, self._where
         self._pending, self._where = [], []
-        width = max(len(p) for p in pending)
-        losses = torch.stack([torch.nn.functional.pad(p, (0, width - len(p))) for p in pending])
-        bad = (~torch.isfinite(losses)).any(1).float()  # one flag per batch
+        bad = (~torch.stack(pending)).float()  # one flag per batch
         fake, self._last_fake = self._last_fake, None
         div = torch.full((), float("nan"), device=bad.device)
         if fake is not None:

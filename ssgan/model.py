@@ -203,10 +203,11 @@ class SSGAN(pl.LightningModule):
             self.d_history = self.g_history = None
         self.ema = EMA(self.discriminator, ema_decay) if ema else None
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        # training values summed over the epoch so far (see _accumulate_train_logs)
         self._train_log_keys: tuple[str, ...] = ()
         self._train_log_sums: Optional[Tensor] = None
         self._train_log_count = 0
-        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
     # -- public helpers ------------------------------------------------------------------------
     @property
