@@ -1,4 +1,5 @@
-"""``train.py``: LightningCLI over :class:`SSGAN` and :class:`SSLDataModule`.
+"""``train.py``: LightningCLI over a training module (:class:`SSGAN` by default, or
+``--model Supervised``) and :class:`SSLDataModule`.
 
 Every option is typed and listed in ``--help``; ``--config FILE`` reads YAML. One run folder
 (the logger's directory, ``runs/ssgan/version_N``) receives:
@@ -38,7 +39,9 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from .callbacks import RNGState, RunCheckpoint, TrainingGuard
 from .data import SSLDataModule
 from .errors import SSGANError
+from .classifier import ClassifierModule
 from .model import SSGAN
+from .supervised import Supervised  # noqa: F401  (--model Supervised)
 from .runs import RunArtifacts, RunLogger, run_entry_point, version_folders, write_json
 
 # A GAN step runs two backward passes, each through one player's parameters only, so DDP must
@@ -68,9 +71,11 @@ class SSGANCLI(LightningCLI):
                              "checkpoint.enable_version_counter": False})
         parser.add_lightning_class_args(TrainingGuard, "guard")
         parser.add_lightning_class_args(RunArtifacts, "run_artifacts")
-        parser.link_arguments("data", "model.image_shape", apply_on="instantiate",
+        # the training module: SSGAN unless --model Supervised (or another ClassifierModule)
+        parser.set_defaults({"model": lazy_instance(SSGAN)})
+        parser.link_arguments("data", "model.init_args.image_shape", apply_on="instantiate",
                               compute_fn=_image_shape)
-        parser.link_arguments("data", "model.num_classes", apply_on="instantiate",
+        parser.link_arguments("data", "model.init_args.num_classes", apply_on="instantiate",
                               compute_fn=_num_classes)
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
                             help="resume training from this checkpoint; 'last' = the newest run "
@@ -225,6 +230,16 @@ def _differences(saved: dict, now, free: set[str], prefix: str) -> list[str]:
     return out
 
 
+def _model_options(config) -> dict:
+    """The model's options as the checkpoint saves them: its init_args and ``_class_path``."""
+    model = _get(config, "model", {})
+    if not hasattr(model, "class_path"):
+        return model
+    init = model.get("init_args")
+    options = init.as_dict() if hasattr(init, "as_dict") else dict(init or {})
+    return {"_class_path": model.class_path, **options}
+
+
 def preflight_checkpoint(path: Path, config) -> dict:
     """Check that ``path`` is a train.py checkpoint that this command can resume."""
     if not path.is_file():
@@ -243,7 +258,7 @@ def preflight_checkpoint(path: Path, config) -> dict:
                          "checkpoint such as checkpoints/last.ckpt")
     diffs = _differences(ckpt.get("datamodule_hyper_parameters") or {}, _get(config, "data", {}),
                          RESUME_FREE_DATA_OPTIONS, "data")
-    diffs += _differences(ckpt["hyper_parameters"], _get(config, "model", {}),
+    diffs += _differences(ckpt["hyper_parameters"], _model_options(config),
                           RESUME_FREE_MODEL_OPTIONS, "model")
     if diffs:
         shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
@@ -326,7 +341,8 @@ def _argv_hidden():
 def build_cli(args: list[str]) -> SSGANCLI:
     """Parse ``args`` exactly as ``train.py`` does and instantiate model, data and trainer."""
     with _argv_hidden():
-        return SSGANCLI(SSGAN, SSLDataModule, run=False, args=args,
+        return SSGANCLI(ClassifierModule, SSLDataModule, subclass_mode_model=True, run=False,
+                        args=args,
                         trainer_defaults={**TRAINER_DEFAULTS, "callbacks": [RNGState()]},
                         save_config_kwargs={"overwrite": True},
                         seed_everything_default=0, auto_configure_optimizers=False,

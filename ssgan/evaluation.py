@@ -9,16 +9,19 @@ import inspect
 from pathlib import Path
 from typing import Optional
 
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning.cli import instantiate_module
 from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix)
 
 from .data import SSLDataModule
 from .errors import SSGANError
-from .model import SSGAN
+from .classifier import ClassifierModule
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[SSGAN, dict]:
-    """Load a ``train.py`` checkpoint; returns the model (in eval mode) and the raw checkpoint.
+def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[ClassifierModule, dict]:
+    """Load a ``train.py`` checkpoint; returns the module it was trained with (``SSGAN``,
+``Supervised``, ...; in eval mode) and the raw checkpoint.
 
     Any unreadable or foreign file becomes a one-line :class:`SSGANError`."""
     path = Path(path)
@@ -33,10 +36,15 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[SSGAN, dict]:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
         raise SSGANError(f"{path} is not an ssgan checkpoint (no state_dict/hyper_parameters); "
                          "pass a .ckpt written by train.py")
-    params = inspect.signature(SSGAN.__init__).parameters
-    hparams = {k: v for k, v in ckpt["hyper_parameters"].items() if k in params}
+    hparams = dict(ckpt["hyper_parameters"])
+    hparams.pop("_instantiator", None)
+    if "_class_path" not in hparams:
+        raise SSGANError(f"{path} was written by an older ssgan (its options hold no class_path); "
+                         "retrain it with this version's train.py")
     try:
-        model = SSGAN(**hparams)
+        # the module and every component (objective, networks, regularizers) are rebuilt from
+        # the class_path/init_args LightningCLI saved in the checkpoint, as load_from_checkpoint does
+        model = instantiate_module(pl.LightningModule, hparams)
         model.load_state_dict(ckpt["state_dict"])
     except SSGANError:
         raise
@@ -58,7 +66,7 @@ def datamodule_from_checkpoint(ckpt: dict, data_root: Optional[str] = None) -> S
 
 
 @torch.no_grad()
-def predict(model: SSGAN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict(model: ClassifierModule, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Logits of the evaluation weights (the EMA copy when enabled) for a tensor of images."""
     return torch.cat([model.predict_logits(x[i:i + batch_size].to(model.device))
                       for i in range(0, len(x), batch_size)])
@@ -116,8 +124,7 @@ def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None, *,
                 "per_class_precision": [round(report[str(c)]["precision"], 6) for c in dm.data.classes],
                 "per_class_recall": [round(report[str(c)]["recall"], 6) for c in dm.data.classes],
                 "classification_report": report})
-    has_generator = not model.hparams.get("supervised_only", False)
-    if not has_generator:
+    if not model.has_generator:
         out["sample_quality_skipped"] = "supervised-only checkpoint: its generator was never trained"
         return out
     from . import sample_quality as sq

@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from ..errors import SSGANError, check_positive
 
 PLAYERS = ("discriminator", "generator")
+#: the ``player`` of a term that joins both losses (e.g. historical averaging)
+BOTH = "both"
 
 
 @dataclass
@@ -33,7 +35,8 @@ class StepContext:
     after the data module's augmentation); ``z`` are the latent codes of the generated batch
     (``y_fake`` its classes for a conditional G); ``teacher`` is the EMA copy of D when the
     model keeps one; ``augment`` applies the training augmentation again (a fresh random
-    draw; the identity when augmentation is off)."""
+    draw; the identity when augmentation is off); ``player`` is the loss being built, for a
+    term that serves both players."""
 
     discriminator: nn.Module
     generator: nn.Module
@@ -44,6 +47,7 @@ class StepContext:
     y_fake: Optional[Tensor] = None
     teacher: Optional[nn.Module] = None
     augment: Callable[[Tensor], Tensor] = lambda x: x
+    player: str = "discriminator"
 
 
 class Regularizer(nn.Module):
@@ -53,15 +57,24 @@ class Regularizer(nn.Module):
     Args:
         weight: the term's weight in the player's loss (0 turns it off)."""
 
-    #: the loss the term joins: ``"discriminator"`` (D step) or ``"generator"`` (G step)
+    #: the loss the term joins: ``"discriminator"`` (D step), ``"generator"`` (G step) or
+    #: ``"both"`` (a term computed for each player's own parameters)
     player: ClassVar[str] = "discriminator"
 
     def __init__(self, weight: float = 1.0):
         super().__init__()
         check_positive(f"{type(self).__name__}.weight", weight, allow_zero=True)
-        if self.player not in PLAYERS:
-            raise SSGANError(f"{type(self).__name__}.player must be one of {PLAYERS}")
+        if self.player not in (*PLAYERS, BOTH):
+            raise SSGANError(f"{type(self).__name__}.player must be one of {(*PLAYERS, BOTH)}")
         self.weight = float(weight)
+
+    def serves(self, player: str) -> bool:
+        """Whether the term joins ``player``'s loss."""
+        return self.player in (player, BOTH)
+
+    def after_step(self, step: StepContext) -> None:
+        """Hook called once after the player's optimizer step (e.g. to update a running
+        state); most terms need nothing here."""
 
     def bind(self, discriminator_parameters: Iterable[nn.Parameter],
              generator_parameters: Iterable[nn.Parameter]) -> None:

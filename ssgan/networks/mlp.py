@@ -1,7 +1,5 @@
-"""Networks: the K-logit classifier-discriminator D and the generator G.
-
-The MLPs follow the MNIST setup of Salimans et al. 2016 (openai/improved-gan,
-``train_mnist_feature_matching.py``):
+"""The MLP networks of the MNIST setup of Salimans et al. 2016 (openai/improved-gan,
+``train_mnist_feature_matching.py``), and the :class:`MLP` component that builds them.
 
 * D: Gaussian noise (sigma 0.3) on the input, weight-normalised dense ReLU layers with
   Gaussian noise (sigma 0.5) after each, and a weight-normalised K-way output layer. Hidden
@@ -10,96 +8,22 @@ The MLPs follow the MNIST setup of Salimans et al. 2016 (openai/improved-gan,
 * G: z ~ U[0, 1)^100 -> dense softplus + batch norm (shift only) -> ... -> weight-normalised
   dense sigmoid output.
 
-Two Improved-GAN techniques are options of these networks (see :mod:`ssgan.techniques`):
-minibatch discrimination before D's output layer, and virtual batch normalisation in place of
-G's batch norm.
-
-``build_networks`` picks the architecture from the image shape; every size can be overridden.
+Minibatch discrimination (before D's output layer) and virtual batch normalisation (in place of
+G's batch norm) are options of the component.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import SSGANError
-from .techniques import MinibatchDiscrimination, VirtualBatchNorm1d
-
-
-class DOutput(NamedTuple):
-    """What D returns: K class logits (the fake logit is an implicit 0) and the features
-    used for feature matching."""
-
-    logits: Tensor
-    features: Tensor
-
-
-class GaussianNoise(nn.Module):
-    """Additive N(0, sigma^2) noise, active only in training mode."""
-
-    def __init__(self, sigma: float):
-        super().__init__()
-        self.sigma = sigma
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.training and self.sigma > 0:
-            return torch.add(x, torch.randn_like(x), alpha=self.sigma)  # one fused op
-        return x
-
-    def extra_repr(self) -> str:
-        return f"sigma={self.sigma}"
-
-
-def init_weight_norm(module: nn.Module, weight_shape: Sequence[int], out_features: int,
-                     train_scale: bool) -> None:
-    """The weight-norm tensors of the original code: direction ``v ~ N(0, 0.05^2)``, scale
-    ``g = 1`` (a trained parameter only with ``train_scale``, else a buffer set by the data
-    init) and bias ``b = 0``."""
-    module.v = nn.Parameter(torch.randn(*weight_shape) * 0.05)
-    g = torch.ones(out_features)
-    if train_scale:
-        module.g = nn.Parameter(g)
-    else:
-        module.register_buffer("g", g)
-    module.b = nn.Parameter(torch.zeros(out_features))
-
-
-class WNLinear(nn.Module):
-    """Weight-normalised dense layer ``y = (x @ v.T) * g / ||v|| + b`` (Salimans & Kingma 2016).
-
-    The scale is applied to the output instead of the weight: for a batch smaller than the
-    fan-in that is fewer flops and the same function. ``init_from`` performs the
-    data-dependent initialisation of the original code: pre-activations get zero mean and
-    ``init_scale`` standard deviation on a batch of real data.
-    """
-
-    def __init__(self, in_features: int, out_features: int, *, train_scale: bool = False,
-                 init_scale: float = 1.0):
-        super().__init__()
-        init_weight_norm(self, (out_features, in_features), out_features, train_scale)
-        self.init_scale = init_scale
-
-    def _scale(self) -> Tensor:
-        # vector_norm reads v once; (v * v).sum(1) materialised a copy of v every forward
-        return self.g / torch.linalg.vector_norm(self.v, dim=1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.addcmul(self.b, F.linear(x, self.v), self._scale())
-
-    @torch.no_grad()
-    def init_from(self, x: Tensor) -> None:
-        t = F.linear(x, self.v) / torch.linalg.vector_norm(self.v, dim=1)
-        g = self.init_scale / (t.std(0) + 1e-6)
-        self.g.copy_(g)
-        self.b.copy_(-t.mean(0) * g)
-
-    def extra_repr(self) -> str:
-        return f"{self.v.shape[1]}, {self.v.shape[0]}, train_scale={isinstance(self.g, nn.Parameter)}"
+from ..errors import SSGANError, check_positive
+from .base import DOutput, Networks, check_image_shape, override
+from .layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d, WNLinear
 
 
 class MLPDiscriminator(nn.Module):
@@ -108,7 +32,7 @@ class MLPDiscriminator(nn.Module):
     ``feature_layer`` indexes the hidden layers (-1 = the last one, as in the original) whose
     ReLU output, before its noise, is returned as the matching features.
 
-    ``minibatch=(B, C)`` inserts a :class:`~ssgan.techniques.MinibatchDiscrimination` layer
+    ``minibatch=(B, C)`` inserts a :class:`~ssgan.networks.layers.MinibatchDiscrimination` layer
     between the last hidden layer and the output layer (where the original CIFAR code puts it).
     D's output for an image then depends on the rest of its batch: ``couples_batch`` tells the
     training step to keep labeled, unlabeled and generated images in separate batches.
@@ -119,7 +43,7 @@ class MLPDiscriminator(nn.Module):
     INIT_CHUNK = 100
 
     def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int],
-                 input_noise: float = 0.3, hidden_noise: float = 0.5, feature_layer: int = -1,
+                 input_noise: float, hidden_noise: float, feature_layer: int = -1,
                  minibatch: Optional[tuple[int, int]] = None):
         super().__init__()
         if not hidden:
@@ -171,7 +95,7 @@ class MLPGenerator(nn.Module):
     softplus] x len(hidden) -> weight-normalised Linear -> sigmoid, reshaped to the image.
 
     ``virtual_batchnorm=True`` replaces the batch norms with
-    :class:`~ssgan.techniques.VirtualBatchNorm1d`. The reference batch (latents, and classes
+    :class:`~ssgan.networks.layers.VirtualBatchNorm1d`. The reference batch (latents, and classes
     for a conditional G) is drawn once, here, from the seeded RNG and kept in buffers, so it
     is saved in checkpoints; every call runs it through the network ahead of the real batch.
     """
@@ -221,24 +145,9 @@ class MLPGenerator(nn.Module):
         return torch.sigmoid(self.out(h)).view(-1, *self.image_shape)
 
 
-@dataclass
-class NetworkConfig:
-    """Sizes of the MLP networks (``None`` fields are filled from the image shape) and the
-    network-level Improved-GAN techniques: ``minibatch=(B, C)`` adds minibatch discrimination
-    to D, ``virtual_batchnorm`` puts virtual batch norm in G. A builder that cannot honour
-    a technique leaves it out; the model checks and reports it."""
-
-    d_hidden: Optional[list[int]] = None
-    g_hidden: Optional[list[int]] = None
-    input_noise: Optional[float] = None
-    hidden_noise: Optional[float] = None
-    minibatch: Optional[tuple[int, int]] = None
-    virtual_batchnorm: bool = False
-
-
 # Defaults by input size. The 28x28 entry is the improved-gan MNIST setup; the 8x8 entry is
 # the same design scaled to 64 inputs.
-_MLP_PRESETS = {
+MLP_PRESETS = {
     "mlp_mnist": dict(d_hidden=[1000, 500, 250, 250, 250], g_hidden=[500, 500],
                       input_noise=0.3, hidden_noise=0.5),
     "mlp_small": dict(d_hidden=[256, 128, 128], g_hidden=[256, 256],
@@ -250,62 +159,48 @@ _MLP_PRESETS = {
                        input_noise=0.15, hidden_noise=0.3),
 }
 
-#: name -> builder(image_shape, num_classes, *, latent_dim, feature_layer, conditional, config)
-#: returning ``(discriminator, generator)``. Other modules register more architectures.
-NETWORKS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {}
 
+class MLP(Networks):
+    """The MLP networks (see the module docstring), sized by a preset; every size can be
+    overridden.
 
-def register_network(name: str):
-    def deco(fn):
-        NETWORKS[name] = fn
-        return fn
-    return deco
+    Args:
+        preset: ``mlp_digits`` (8x8 digits: D 500-250-250, noise 0.15/0.3), ``mlp_small``
+            (D 256-128-128) or ``mlp_mnist`` (the improved-gan MNIST networks: D
+            1000-500-250-250-250, G 500-500, noise 0.3/0.5).
+        d_hidden: D's hidden sizes (default: the preset's).
+        g_hidden: G's hidden sizes (default: the preset's).
+        input_noise: sigma of the Gaussian noise on D's input (default: the preset's).
+        hidden_noise: sigma of the noise after D's hidden layers (default: the preset's).
+        virtual_batchnorm: virtual batch normalisation in G (Salimans et al. 2016, section
+            3.5), with a reference batch drawn once at the start (saved in checkpoints).
+        **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
+            feature_layer, minibatch discrimination).
+    """
 
+    def __init__(self, preset: Literal["mlp_digits", "mlp_small", "mlp_mnist"] = "mlp_digits",
+                 d_hidden: Optional[list[int]] = None, g_hidden: Optional[list[int]] = None,
+                 input_noise: Optional[float] = None, hidden_noise: Optional[float] = None,
+                 virtual_batchnorm: bool = False, **common):
+        super().__init__(**common)
+        if preset not in MLP_PRESETS:
+            raise SSGANError(f"unknown MLP preset {preset!r}; choose one of: {', '.join(MLP_PRESETS)}")
+        check_positive("model.networks.input_noise", input_noise, allow_zero=True)
+        check_positive("model.networks.hidden_noise", hidden_noise, allow_zero=True)
+        self.preset = preset
+        self.sizes = override(MLP_PRESETS[preset], d_hidden=d_hidden, g_hidden=g_hidden,
+                              input_noise=input_noise, hidden_noise=hidden_noise)
+        self.virtual_batchnorm = bool(virtual_batchnorm)
 
-def _mlp_builder(preset: str):
-    def build(image_shape, num_classes, *, latent_dim=100, feature_layer=-1, conditional=False,
-              config: Optional[NetworkConfig] = None):
-        config = config or NetworkConfig()
-        sizes = dict(_MLP_PRESETS[preset])
-        for key in sizes:
-            value = getattr(config, key)
-            if value is not None:
-                sizes[key] = value
-        d = MLPDiscriminator(math.prod(image_shape), num_classes, sizes["d_hidden"],
-                             sizes["input_noise"], sizes["hidden_noise"], feature_layer,
-                             minibatch=config.minibatch)
-        g = MLPGenerator(latent_dim, image_shape, sizes["g_hidden"],
+    def name(self, image_shape) -> str:
+        return self.preset
+
+    def build(self, image_shape, num_classes, conditional=False):
+        image_shape = check_image_shape(image_shape)
+        s = self.sizes
+        d = MLPDiscriminator(math.prod(image_shape), num_classes, s["d_hidden"], s["input_noise"],
+                             s["hidden_noise"], self.feature_layer, minibatch=self.minibatch)
+        g = MLPGenerator(self.latent_dim, image_shape, s["g_hidden"],
                          num_classes if conditional else 0,
-                         virtual_batchnorm=config.virtual_batchnorm)
+                         virtual_batchnorm=self.virtual_batchnorm)
         return d, g
-    return build
-
-
-for _name in _MLP_PRESETS:
-    register_network(_name)(_mlp_builder(_name))
-
-
-def resolve_network(network: str, image_shape: Sequence[int]) -> str:
-    """Pick the architecture for an image shape when ``network='auto'``."""
-    if network != "auto" and network not in NETWORKS:
-        raise SSGANError(f"unknown network {network!r}; choose one of: auto, {', '.join(NETWORKS)}")
-    if network != "auto":
-        return network
-    pixels = math.prod(image_shape[-2:])
-    channels = image_shape[0] if len(image_shape) == 3 else 1
-    # colour, or 32x32 and larger: the improved-gan CIFAR conv networks (ssgan.conv_networks)
-    if ((channels > 1 or pixels >= 32 * 32) and min(image_shape[-2:]) >= 16
-            and "conv_cifar" in NETWORKS):
-        return "conv_cifar"
-    return "mlp_digits" if pixels <= 16 * 16 else "mlp_mnist"
-
-
-def build_networks(image_shape: Sequence[int], num_classes: int, *, network: str = "auto",
-                   latent_dim: int = 100, feature_layer: int = -1, conditional: bool = False,
-                   config: Optional[NetworkConfig] = None) -> tuple[nn.Module, nn.Module]:
-    """Return ``(discriminator, generator)`` for images of ``image_shape`` (C, H, W)."""
-    if len(image_shape) != 3:
-        raise SSGANError(f"image_shape must be (C, H, W), got {tuple(image_shape)}")
-    name = resolve_network(network, image_shape)
-    return NETWORKS[name](tuple(image_shape), num_classes, latent_dim=latent_dim,
-                          feature_layer=feature_layer, conditional=conditional, config=config)

@@ -18,105 +18,27 @@ Input channels and size come from the data: grayscale works, and other sizes (at
 too: D's global pool accepts any size; G starts at ``ceil(H / 2^n) x ceil(W / 2^n)`` (n =
 number of upsamplings) and centre-crops when that overshoots.
 
-Sizes can be overridden through :class:`ssgan.networks.NetworkConfig`: ``d_hidden`` = D's two
-widths ``[c1, c2]``, ``g_hidden`` = G's widths from the dense layer up (its length is the number
-of upsamplings), ``input_noise`` / ``hidden_noise`` = D's input / hidden dropout rates.
-
-Architectures register themselves in :data:`ssgan.networks.NETWORKS` as ``conv_cifar`` and
-``conv_svhn``.
+The :class:`Conv` component builds them: presets ``conv_cifar`` and ``conv_svhn``; ``d_widths`` =
+D's two widths ``[c1, c2]``, ``g_widths`` = G's widths from the dense layer up (its length is the
+number of upsamplings), ``input_dropout`` / ``dropout`` = D's input / hidden dropout rates.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import SSGANError
-from .networks import DOutput, NetworkConfig, WNLinear, init_weight_norm, register_network
+from ..errors import SSGANError
+from .base import DOutput, Networks, check_image_shape, override
+from .layers import MinibatchDiscrimination, WNConv2d, WNConvTranspose2d, WNLinear
 
 LEAK = 0.2
 #: smallest side D can take: two stride-2 convs and one unpadded 3x3 conv leave >= 1 pixel
 MIN_SIZE = 9
-
-
-class _WNConvBase(nn.Module):
-    """Weight-normalised (transposed) convolution: ``w = g * v / ||v||`` per output channel.
-
-    The scale folds into the (small) weight rather than the (large) output. ``init_from`` is
-    the data-dependent init of the original code: per-channel pre-activations get zero mean and
-    ``init_scale`` standard deviation on a batch of real data. ``g`` is trained only with
-    ``train_scale``."""
-
-    out_dim = 0  # the weight dimension indexing output channels
-
-    def __init__(self, weight_shape: Sequence[int], out_channels: int, stride: int, padding: int,
-                 *, train_scale: bool = False, init_scale: float = 1.0):
-        super().__init__()
-        init_weight_norm(self, weight_shape, out_channels, train_scale)
-        self.stride, self.padding, self.init_scale = stride, padding, init_scale
-
-    def _norm_dims(self) -> list[int]:
-        return [d for d in range(self.v.ndim) if d != self.out_dim]
-
-    def _shaped(self, s: Tensor) -> Tensor:
-        shape = [1] * self.v.ndim
-        shape[self.out_dim] = -1
-        return s.view(shape)
-
-    def weight(self, g: Optional[Tensor] = None) -> Tensor:
-        g = self.g if g is None else g
-        return self.v * self._shaped(g * torch.rsqrt(self.v.square().sum(self._norm_dims())))
-
-    def _conv(self, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._conv(x, self.weight(), self.b)
-
-    @torch.no_grad()
-    def init_from(self, x: Tensor) -> None:
-        t = self._conv(x, self.weight(torch.ones_like(self.g)), None)
-        t = t.transpose(0, 1).flatten(1).float()
-        g = self.init_scale / (t.std(1) + 1e-6)
-        self.g.copy_(g)
-        self.b.copy_(-t.mean(1) * g)
-
-
-class WNConv2d(_WNConvBase):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, **kwargs):
-        super().__init__((out_channels, in_channels, kernel_size, kernel_size), out_channels,
-                         stride, padding, **kwargs)
-
-    def _conv(self, x, w, b):
-        return F.conv2d(x, w, b, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        o, i, k, _ = self.v.shape
-        return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
-
-
-class WNConvTranspose2d(_WNConvBase):
-    """Weight-normalised transposed convolution (weights are (in, out, k, k))."""
-
-    out_dim = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, output_padding: int = 0, **kwargs):
-        super().__init__((in_channels, out_channels, kernel_size, kernel_size), out_channels,
-                         stride, padding, **kwargs)
-        self.output_padding = output_padding
-
-    def _conv(self, x, w, b):
-        return F.conv_transpose2d(x, w, b, self.stride, self.padding, self.output_padding)
-
-    def extra_repr(self) -> str:
-        i, o, k, _ = self.v.shape
-        return f"{i}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
 
 
 class ConvDiscriminator(nn.Module):
@@ -125,22 +47,22 @@ class ConvDiscriminator(nn.Module):
     ``feature_layer`` indexes its nine conv layers (-1 = the last NIN layer); the features are
     that layer's activations averaged over space (for -1: the global-pool output).
 
-    ``minibatch=(B, C)`` inserts :class:`ssgan.techniques.MinibatchDiscrimination` between the
+    ``minibatch=(B, C)`` inserts :class:`~ssgan.networks.layers.MinibatchDiscrimination` between the
     global pool and the output layer, where the original's minibatch-discrimination CIFAR
     model has it; D's output then depends on the batch (``couples_batch``)."""
 
     #: data-dependent init runs minibatch discrimination on chunks of this many images
     INIT_CHUNK = 100
 
-    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (96, 192),
-                 input_dropout: float = 0.2, dropout: float = 0.5, feature_layer: int = -1,
+    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int],
+                 input_dropout: float, dropout: float, feature_layer: int = -1,
                  minibatch: Optional[tuple[int, int]] = None):
         super().__init__()
         if len(widths) != 2 or min(widths) <= 0:
-            raise SSGANError(f"the conv discriminator takes two widths [c1, c2] (d_hidden), "
+            raise SSGANError(f"the conv discriminator takes two widths [c1, c2] (d_widths), "
                              f"got {list(widths)}")
-        for name, p in (("input dropout (input_noise)", input_dropout),
-                        ("dropout (hidden_noise)", dropout)):
+        for name, p in (("input_dropout", input_dropout),
+                        ("dropout", dropout)):
             if not 0 <= p < 1:
                 raise SSGANError(f"the conv discriminator's {name} must be in [0, 1), got {p}")
         c1, c2 = widths
@@ -154,7 +76,6 @@ class ConvDiscriminator(nn.Module):
         self._dropout_after = {2, 5}
         self.minibatch = None
         if minibatch is not None:
-            from .techniques import MinibatchDiscrimination
             self.minibatch = MinibatchDiscrimination(c2, *minibatch)
         self.couples_batch = self.minibatch is not None
         out_in = self.minibatch.out_features if self.minibatch is not None else c2
@@ -208,11 +129,11 @@ class ConvGenerator(nn.Module):
     """Improved-GAN CIFAR-10/SVHN generator (see the module docstring); class-conditional when
     ``num_classes > 0`` (a label embedding is concatenated to z, as in the MLP generator)."""
 
-    def __init__(self, latent_dim: int, image_shape: Sequence[int],
-                 widths: Sequence[int] = (512, 256, 128), num_classes: int = 0):
+    def __init__(self, latent_dim: int, image_shape: Sequence[int], widths: Sequence[int],
+                 num_classes: int = 0):
         super().__init__()
         if len(widths) < 1 or min(widths) <= 0:
-            raise SSGANError(f"the conv generator needs at least one positive width (g_hidden), "
+            raise SSGANError(f"the conv generator needs at least one positive width (g_widths), "
                              f"got {list(widths)}")
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
@@ -250,38 +171,52 @@ class ConvGenerator(nn.Module):
         return x
 
 
-# Presets: d_hidden = D widths [c1, c2]; g_hidden = G widths; input_noise / hidden_noise =
-# D's input / hidden dropout rates.
-_CONV_PRESETS = {
-    "conv_cifar": dict(d_hidden=[96, 192], g_hidden=[512, 256, 128], input_noise=0.2,
-                       hidden_noise=0.5),
-    "conv_svhn": dict(d_hidden=[64, 128], g_hidden=[512, 256, 128], input_noise=0.2,
-                      hidden_noise=0.5),
+# D's widths [c1, c2], G's widths from the dense layer up, D's input / hidden dropout rates
+CONV_PRESETS = {
+    "conv_cifar": dict(d_widths=[96, 192], g_widths=[512, 256, 128], input_dropout=0.2,
+                       dropout=0.5),
+    "conv_svhn": dict(d_widths=[64, 128], g_widths=[512, 256, 128], input_dropout=0.2,
+                      dropout=0.5),
 }
 
 
-def _conv_builder(preset: str):
-    def build(image_shape, num_classes, *, latent_dim=100, feature_layer=-1, conditional=False,
-              config: Optional[NetworkConfig] = None):
-        c, h, w = image_shape
+class Conv(Networks):
+    """The convolutional networks (see the module docstring), sized by a preset; every size
+    can be overridden.
+
+    Args:
+        preset: ``conv_cifar`` (D 96/192, the CIFAR-10 widths) or ``conv_svhn`` (D 64/128).
+        d_widths: D's two widths ``[c1, c2]`` (default: the preset's).
+        g_widths: G's widths from the dense layer up; its length is the number of upsamplings
+            (default: the preset's).
+        input_dropout: dropout rate on D's input (default: the preset's).
+        dropout: dropout rate after D's two strided blocks (default: the preset's).
+        **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
+            feature_layer, minibatch discrimination).
+    """
+
+    def __init__(self, preset: Literal["conv_cifar", "conv_svhn"] = "conv_cifar",
+                 d_widths: Optional[list[int]] = None, g_widths: Optional[list[int]] = None,
+                 input_dropout: Optional[float] = None, dropout: Optional[float] = None,
+                 **common):
+        super().__init__(**common)
+        if preset not in CONV_PRESETS:
+            raise SSGANError(f"unknown conv preset {preset!r}; choose one of: {', '.join(CONV_PRESETS)}")
+        self.preset = preset
+        self.sizes = override(CONV_PRESETS[preset], d_widths=d_widths, g_widths=g_widths,
+                              input_dropout=input_dropout, dropout=dropout)
+
+    def name(self, image_shape) -> str:
+        return self.preset
+
+    def build(self, image_shape, num_classes, conditional=False):
+        c, h, w = check_image_shape(image_shape)
         if min(h, w) < MIN_SIZE:
             raise SSGANError(f"the conv networks need images of at least {MIN_SIZE}x{MIN_SIZE}, "
-                             f"got {h}x{w}; choose an mlp network or set --data.image_size 32")
-        config = config or NetworkConfig()
-        sizes = dict(_CONV_PRESETS[preset])
-        for key in sizes:
-            value = getattr(config, key, None)
-            if value is not None:
-                sizes[key] = value
-        # minibatch discrimination is honoured; virtual batch norm is not (the model reports it)
-        d = ConvDiscriminator(c, num_classes, sizes["d_hidden"], sizes["input_noise"],
-                              sizes["hidden_noise"], feature_layer,
-                              minibatch=getattr(config, "minibatch", None))
-        g = ConvGenerator(latent_dim, image_shape, sizes["g_hidden"],
+                             f"got {h}x{w}; choose --model.networks MLP or set --data.image_size 32")
+        s = self.sizes
+        d = ConvDiscriminator(c, num_classes, s["d_widths"], s["input_dropout"], s["dropout"],
+                              self.feature_layer, minibatch=self.minibatch)
+        g = ConvGenerator(self.latent_dim, (c, h, w), s["g_widths"],
                           num_classes if conditional else 0)
         return d, g
-    return build
-
-
-for _name in _CONV_PRESETS:
-    register_network(_name)(_conv_builder(_name))

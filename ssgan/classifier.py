@@ -1,0 +1,211 @@
+"""What the two LightningModules share: the classifier D and its evaluation copy.
+
+:class:`ClassifierModule` is the base of :class:`~ssgan.model.SSGAN` and of the supervised-only
+baseline :class:`~ssgan.supervised.Supervised`, so that both train the same classifier network
+with the same optimiser settings, from the same defaults (the signature below is the one
+source of them): Adam with ``lr`` and ``betas``, an optional linear learning-rate decay, the
+data-dependent initialisation of D's weight-normalised layers, the EMA copy of D used for
+validation and test, and the per-epoch training logs. Pick the module on the command line with
+``--model SSGAN`` (the default) or ``--model Supervised``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Optional
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from jsonargparse import lazy_instance
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from .ema import EMA
+from .errors import SSGANError, check_positive
+from .networks import Auto, Networks
+
+
+def training_augmentation(datamodule) -> Callable[[Tensor], Tensor]:
+    """The data module's training augmentation as a function of a batch (a fresh random draw
+    each call; the identity when augmentation is off), for regularizers that want a second
+    view of a batch."""
+    own = getattr(datamodule, "augment", None)
+    if callable(own):
+        return own
+    hp = getattr(datamodule, "hparams", {})
+    translate, flip = hp.get("augment_translate", 0), hp.get("augment_flip", False)
+    if not (translate or flip):
+        return lambda x: x
+    from .data.module import random_hflip, random_translate
+
+    def augment(x: Tensor) -> Tensor:
+        if translate:
+            x = random_translate(x, translate)
+        return random_hflip(x) if flip else x
+    return augment
+
+
+class ClassifierModule(pl.LightningModule):
+    """Base class of the training modules (see the module docstring).
+
+    Args:
+        image_shape: (C, H, W) of the images; linked from the data module.
+        num_classes: K; linked from the data module.
+        networks: the component that builds D (and G): ``Auto`` (by image size), ``MLP`` or
+            ``Conv``, with their own options (``--model.networks.help MLP``).
+        lr: Adam learning rate of D (and of G unless ``lr_g`` is set).
+        betas: Adam betas.
+        lr_decay_start: fraction of ``trainer.max_epochs`` after which the learning rates decay
+            linearly to 0 at the last step (1 = constant learning rates; the older variant of
+            the original MNIST code decays over the last third: 0.667).
+        ema: evaluate with an exponential moving average of D's weights.
+        ema_decay: nominal decay of that average.
+        data_init: data-dependent initialisation of D's weight-normalised layers.
+        data_init_size: number of training images used for it.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10,
+                 networks: Networks = lazy_instance(Auto), lr: float = 0.003,
+                 betas: tuple[float, float] = (0.5, 0.999), lr_decay_start: float = 1.0,
+                 ema: bool = True, ema_decay: float = 0.999, data_init: bool = True,
+                 data_init_size: int = 500):
+        super().__init__()
+        check_positive("model.lr", lr)
+        check_positive("model.data_init_size", data_init_size)
+        if not 0 <= lr_decay_start <= 1:
+            raise SSGANError(f"model.lr_decay_start must be a fraction of the run in [0, 1], "
+                             f"got {lr_decay_start}")
+        if not 0 <= ema_decay < 1:
+            raise SSGANError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        with warnings.catch_warnings():
+            # the components are objects only when the module is built in Python; train.py
+            # saves them as class_path/init_args, which is what reloads a checkpoint
+            warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module`.*")
+            self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.image_shape, self.num_classes = tuple(image_shape), int(num_classes)
+        self.networks = networks
+        self.use_ema, self.ema_decay = bool(ema), float(ema_decay)
+        self.ema: Optional[EMA] = None
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        # training values summed over the epoch so far (see _accumulate_train_logs)
+        self._train_log_keys: tuple[str, ...] = ()
+        self._train_log_sums: Optional[Tensor] = None
+        self._train_log_count = 0
+
+    def _build_networks(self, conditional: bool = False) -> tuple[nn.Module, nn.Module]:
+        return self.networks.build(self.image_shape, self.num_classes, conditional)
+
+    def _init_ema(self) -> None:
+        self.ema = EMA(self.discriminator, self.ema_decay) if self.use_ema else None
+
+    #: whether the module trains a generator (sample quality, augmentation need one)
+    has_generator = False
+
+    # -- public helpers ------------------------------------------------------------------------
+    @property
+    def eval_discriminator(self) -> nn.Module:
+        """The weights used for evaluation: the EMA copy when enabled."""
+        return self.ema.module if self.ema is not None else self.discriminator
+
+    @torch.no_grad()
+    def predict_logits(self, x: Tensor) -> Tensor:
+        d = self.eval_discriminator
+        was_training = d.training
+        d.eval()
+        logits = d(x).logits
+        d.train(was_training)
+        return logits
+
+    # -- training ------------------------------------------------------------------------------
+    def learning_rates(self) -> list[float]:
+        """The base learning rate of each optimizer, in order."""
+        return [self.hparams.lr]
+
+    def _optimizers(self) -> list:
+        opts = self.optimizers()
+        return list(opts) if isinstance(opts, (list, tuple)) else [opts]
+
+    def _apply_lr_schedule(self, batch_idx: int) -> None:
+        """Linear decay to 0 over the last ``1 - lr_decay_start`` of the run, step by step
+        (derived from the epoch and batch, so a resumed run continues the same schedule)."""
+        start = self.hparams.lr_decay_start
+        if start >= 1:
+            return
+        trainer = self.trainer
+        progress = (trainer.current_epoch + batch_idx / trainer.num_training_batches) / trainer.max_epochs
+        factor = min(1.0, max(0.0, (1.0 - progress) / (1.0 - start)))
+        for opt, lr in zip(self._optimizers(), self.learning_rates()):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
+    def on_fit_start(self) -> None:
+        if self.hparams.lr_decay_start < 1 and (self.trainer.max_epochs or -1) < 1:
+            raise SSGANError("model.lr_decay_start < 1 decays the learning rates to 0 at the end "
+                             "of trainer.max_epochs; set trainer.max_epochs (got "
+                             f"{self.trainer.max_epochs}) or leave model.lr_decay_start at 1")
+        d = self.discriminator
+        if self.hparams.data_init and hasattr(d, "data_init") and not bool(d.initialised):
+            dm = self.trainer.datamodule
+            idx = torch.as_tensor(dm.unlabeled_indices)
+            g = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
+            pick = idx[torch.randperm(len(idx), generator=g)[: self.hparams.data_init_size]]
+            d.data_init(dm.data.x_train[pick].to(self.device))
+            if self.ema is not None:
+                self.ema.module.load_state_dict(d.state_dict())
+
+    # -- training logs -------------------------------------------------------------------------
+    # Lightning's self.log costs about 0.5 ms a key on CPU (~8 keys: ~10% of a Fashion-MNIST
+    # step, see BENCHMARKS.md), so the step only adds its values into one tensor on the device
+    # and the epoch means are logged once, at the end of the epoch (all batches have the same
+    # size, so this is the mean Lightning's on_epoch=True would give).
+    def _accumulate_train_logs(self, logs: dict[str, Tensor]) -> None:
+        keys = tuple(logs)
+        if keys != self._train_log_keys:
+            self._flush_train_logs()
+            self._train_log_keys = keys
+        values = torch.stack([v.detach().float().reshape(()) for v in logs.values()])
+        if self._train_log_sums is None:
+            self._train_log_sums, self._train_log_count = values, 1
+        else:
+            self._train_log_sums.add_(values)
+            self._train_log_count += 1
+
+    def _flush_train_logs(self) -> None:
+        if self._train_log_sums is not None and self._train_log_count:
+            means = self._train_log_sums / self._train_log_count
+            self.log_dict(dict(zip(self._train_log_keys, means.unbind())), on_step=False,
+                          on_epoch=True, sync_dist=True)
+        self._train_log_sums, self._train_log_count = None, 0
+
+    def on_train_epoch_start(self) -> None:
+        self._train_log_sums, self._train_log_count = None, 0
+
+    def on_train_epoch_end(self) -> None:
+        self._flush_train_logs()
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _eval_step(self, batch, metric: MulticlassAccuracy, prefix: str) -> None:
+        x, y = batch
+        logits = self.eval_discriminator(x).logits
+        metric.update(logits, y)
+        self.log(f"{prefix}/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y),
+                 sync_dist=True)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_acc, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.log_dict({"val/acc": acc, "val/error": 1 - acc})
+        self.val_acc.reset()
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_acc, "test")
+
+    def on_test_epoch_end(self) -> None:
+        acc = self.test_acc.compute()
+        self.log_dict({"test/acc": acc, "test/error": 1 - acc})
+        self.test_acc.reset()
