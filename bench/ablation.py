@@ -41,17 +41,19 @@ import warnings
 from pathlib import Path
 
 ROWS: dict[str, list[str]] = {
-    "supervised only (reference)": ["--model.supervised_only", "true"],
-    "feature_matching": ["--model.objective", "feature_matching"],
-    "minimax": ["--model.objective", "minimax"],
-    "nonsaturating": ["--model.objective", "nonsaturating"],
-    "lsgan (0, 1, 1)": ["--model.objective", "lsgan"],
-    "began": ["--model.objective", "began"],
-    "contragan": ["--model.objective", "contragan"],
-    "feature_matching + minibatch discrimination": ["--model.minibatch_discrimination", "true"],
-    "feature_matching + historical averaging (1e-3)": ["--model.historical_averaging", "0.001"],
-    "feature_matching + label smoothing (0.9)": ["--model.label_smoothing", "0.9"],
-    "feature_matching + virtual batch norm": ["--model.virtual_batchnorm", "true"],
+    "supervised only (reference)": ["--model", "Supervised"],
+    "feature_matching": ["--model.objective", "FeatureMatching"],
+    "minimax": ["--model.objective", "Minimax"],
+    "nonsaturating": ["--model.objective", "NonSaturating"],
+    "lsgan (0, 1, 1)": ["--model.objective", "LSGAN"],
+    "began": ["--model.objective", "BEGAN"],
+    "contragan": ["--model.objective", "ContraGAN"],
+    "feature_matching + minibatch discrimination": [
+        "--model.networks.minibatch_discrimination", "true"],
+    "feature_matching + historical averaging (1e-3)": [
+        "--model.regularizers+=HistoricalAveraging", "--model.regularizers.weight", "0.001"],
+    "feature_matching + label smoothing (0.9)": ["--model.objective.label_smoothing", "0.1"],
+    "feature_matching + virtual batch norm": ["--model.networks.virtual_batchnorm", "true"],
 }
 
 
@@ -139,7 +141,7 @@ def final_generator_stats(run_dir: Path) -> dict:
 
     model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     out: dict = {}
-    if model.hparams.supervised_only:
+    if not model.has_generator:
         return out
     model.generator.train()
     with torch.no_grad():
@@ -157,8 +159,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batches-per-epoch", type=int, default=None,
                         help="limit each epoch to this many training batches (default: all 600)")
-    parser.add_argument("--network", default="auto",
-                        help="model.network for every row (auto = the improved-gan MNIST MLP)")
+    parser.add_argument("--network", default="Auto",
+                        help="model.networks for every row (Auto = the improved-gan MNIST MLP "
+                             "on 28x28 images)")
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--num-labels", type=int, default=100)
     parser.add_argument("--data-root", default="datasets")
@@ -207,7 +210,10 @@ def main(argv=None) -> int:
                        "--seed_everything", str(seed), "--trainer.max_epochs", str(args.epochs),
                        "--trainer.enable_progress_bar", "false",
                        "--trainer.logger.init_args.save_dir", tmp,
-                       "--guard.min_diversity", "0", "--model.network", args.network, *extra]
+                       "--guard.min_diversity", "0"]
+                # the module (--model NAME) first: its options follow it
+                module = extra[:2] if extra[:1] == ["--model"] else []
+                cli += [*module, "--model.networks", args.network, *extra[len(module):]]
                 if args.batches_per_epoch:
                     cli += ["--trainer.limit_train_batches", str(args.batches_per_epoch)]
                 try:

@@ -22,8 +22,8 @@ train() {  # NAME OBJECTIVE
     fi
     echo "$ckpt"
 }
-FM=$(train feature_matching feature_matching)
-CG=$(train contragan contragan)
+FM=$(train feature_matching FeatureMatching)
+CG=$(train contragan ContraGAN)
 for ck in "$FM" "$CG"; do
     "$PY" evaluate.py "$ck" --out "$(dirname "$(dirname "$ck")")/evaluate.json" > /dev/null
 done

@@ -30,6 +30,7 @@ import pytorch_lightning as pl
 import torch
 
 from ssgan import SSGAN, SSLDataModule
+from ssgan.networks import Conv
 from ssgan.data.sources import ImageData, register_source
 from ssgan.runs import quiet_library_noise
 
@@ -68,7 +69,7 @@ def bench(network: str, args) -> dict:
     dm = SSLDataModule("bench_synthetic_cifar", num_labels=4000, batch_size=args.batch_size,
                        download=False)
     # data_init off: a one-off cost before the first step, not part of an epoch
-    model = SSGAN(image_shape=(3, 32, 32), num_classes=10, network=network, lr=3e-4,
+    model = SSGAN(image_shape=(3, 32, 32), num_classes=10, networks=Conv(network), lr=3e-4,
                   data_init=False)
     timer = StepTimer(args.warmup)
     n_batches = args.warmup + args.steps

@@ -1,5 +1,6 @@
-"""A minimal plain-PyTorch loop doing exactly ssgan's training step (same networks, losses,
-batches and optimizers), without Lightning. The reference for bench/throughput.py.
+"""A minimal plain-PyTorch loop running ssgan's training step (:func:`ssgan.steps.gan_step`: the
+same function, networks, losses, batches and optimizers), without Lightning. The reference for
+bench/throughput.py, which then measures Lightning's overhead alone.
 
     python bench/plain_loop.py --dataset fashion_mnist --num-labels 100 --epochs 1
 """
@@ -13,7 +14,7 @@ import torch
 
 from ssgan.data import SSLDataModule
 from ssgan.model import SSGAN
-from ssgan.objectives import GANBatch, supervised_loss
+from ssgan.steps import gan_step
 
 
 class PlainTrainer:
@@ -25,13 +26,12 @@ class PlainTrainer:
         # copies of the weights until its context exits, so a context spanning several steps
         # would keep computing with the weights of the first one
         self.bf16 = precision == "bf16-mixed"
-        hp = model.hparams
         # the very optimizers ssgan builds
         self.opt_d, self.opt_g = model.configure_optimizers()
         self.loader = dm.train_dataloader()
         model.train()
         d = model.discriminator
-        idx = torch.as_tensor(dm.unlabeled_indices)[:hp.data_init_size]
+        idx = torch.as_tensor(dm.unlabeled_indices)[:model.hparams.data_init_size]
         d.data_init(dm.data.x_train[idx])
         if model.ema is not None:
             model.ema.module.load_state_dict(d.state_dict())
@@ -45,34 +45,8 @@ class PlainTrainer:
 
     def step(self, batch) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            self._step(batch)
-
-    def _step(self, batch) -> None:
-        m = self.model
-        D, G, obj = m.discriminator, m.generator, m.g_objective
-        x_lab, y_lab, x_unl, x_unl2 = batch
-        n = len(x_unl)
-        with torch.no_grad():
-            x_fake = G(G.sample_latent(n))
-        out = D(torch.cat([x_lab, x_unl, x_fake]))
-        lab, unl, fake = (type(out)(*p) for p in zip(*(t.split([len(x_lab), n, n]) for t in out)))
-        loss_d = supervised_loss(lab.logits, y_lab) + m.hparams.unlabeled_weight * \
-            obj.discriminator_loss(GANBatch(unl, fake, x_unl, x_fake))["loss"]
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-
-        D.requires_grad_(False)
-        x_fake = G(G.sample_latent(n))
-        with torch.no_grad():
-            real = D(x_unl2)
-        loss_g = obj.generator_loss(GANBatch(real, D(x_fake), x_unl2, x_fake))["loss"]
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        D.requires_grad_(True)
-        if m.ema is not None:
-            m.ema.update(D)
+            # the very step the LightningModule runs (ssgan.steps), with plain backward
+            gan_step(self.model.parts, batch, self.opt_d, self.opt_g)
 
     def run_steps(self, steps: int) -> float:
         """Run ``steps`` training steps; returns seconds."""

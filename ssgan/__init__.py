@@ -3,6 +3,7 @@
 from .data import SSLDataModule
 from .errors import SSGANError
 from .model import SSGAN
+from .supervised import Supervised
 
 __version__ = "0.1.0"
-__all__ = ["SSGAN", "SSLDataModule", "SSGANError", "__version__"]
+__all__ = ["SSGAN", "SSLDataModule", "SSGANError", "Supervised", "__version__"]

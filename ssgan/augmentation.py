@@ -273,7 +273,7 @@ def labeled_real_dataset(dm) -> TensorDataset:
 
 
 def _check_generator(model, checkpoint) -> None:
-    if model.hparams.get("supervised_only", False):
+    if not model.has_generator:
         raise SSGANError(f"{checkpoint} is a supervised-only checkpoint: its generator was never "
                          "trained; pass an ssgan checkpoint")
 
@@ -289,11 +289,12 @@ def evaluate_augmentation(hparams: dict, dm, generated: Dataset, *, steps: int, 
     from tqdm import tqdm
 
     from .baselines import classifier_error, train_supervised_classifier
+    from .classifier import default
 
     real = labeled_real_dataset(dm)
     arms = {"real": real, "real+generated": ConcatDataset([real, generated])}
     pool = torch.as_tensor(dm.unlabeled_indices)
-    n_init = int(hparams.get("data_init_size", 500))
+    n_init = int(hparams.get("data_init_size", default("data_init_size")))
     errors: dict[str, list[float]] = {a: [] for a in arms}
     bar = tqdm(total=len(seeds) * len(arms), unit="run", file=sys.stderr, disable=not progress,
                desc="augmentation --evaluate", smoothing=0.0)

@@ -4,13 +4,11 @@
   pixels, fitted transductively on the same pool of training images the GAN sees as unlabeled
   (its labeled images included) with the same labeled indices, then asked to predict the test
   set (``predict`` labels a test image by its kNN in the fitted pool).
-* :func:`train_supervised_classifier`: a small plain training loop for the supervised-only
-  classifier (the GAN's discriminator network, from :func:`ssgan.networks.build_networks`)
+* :func:`train_supervised_classifier`: the supervised-only baseline
+  (:class:`ssgan.supervised.Supervised` and its step, :func:`ssgan.steps.supervised_step`)
   on any map-style ``Dataset`` of ``(image, label)`` pairs, e.g. a ``ConcatDataset`` of
-  real and generated images. It mirrors ``--model.supervised_only true`` of ``train.py``
-  (same network, Adam settings, data-dependent init, EMA evaluation copy, one step = one
-  batch), but reads its batches from a Dataset instead of the labeled split. The supervised
-  baseline of ``evaluate.py sweep`` is ``train.py`` itself; this loop serves
+  real and generated images, instead of the labeled split. The supervised baseline of
+  ``evaluate.py sweep`` is ``train.py --model Supervised`` itself; this loop serves
   ``evaluate.py augment --evaluate``, where the labeled set is real + generated images.
 """
 
@@ -22,7 +20,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
@@ -132,57 +129,47 @@ def _flat(x) -> np.ndarray:
 
 def build_classifier(hparams) -> nn.Module:
     """The discriminator network of a checkpoint's hyper-parameters (``model.hparams``),
-    freshly initialised: the classifier the supervised-only baseline trains.
+    freshly initialised: the classifier the supervised-only baseline trains
+    (:meth:`ssgan.supervised.Supervised.from_hparams`)."""
+    from .supervised import Supervised
 
-    It is built by :class:`ssgan.model.SSGAN` itself (``ssgan.networks.build_networks`` with
-    every network option the model passes, e.g. minibatch discrimination), so it is exactly
-    the checkpoint's D architecture; missing options take the model's defaults."""
-    import inspect
-
-    from .model import SSGAN
-
-    params = inspect.signature(SSGAN.__init__).parameters
-    hp = {k: v for k, v in dict(hparams).items() if k in params}
-    return SSGAN(**hp).discriminator
+    return Supervised.from_hparams(hparams).discriminator
 
 
 def train_supervised_classifier(dataset: Dataset, hparams, *, steps: int, batch_size: int,
                                 seed: int, init_images: Optional[Tensor] = None,
                                 device: str | torch.device = "cpu") -> nn.Module:
-    """Train the supervised-only classifier for exactly ``steps`` Adam steps of
-    ``batch_size`` items drawn from ``dataset`` (reshuffled each pass, as the core tiles its
-    labeled set); returns the evaluation network (the EMA copy when ``hparams['ema']``).
+    """Train the supervised-only classifier for exactly ``steps`` steps of ``batch_size``
+    items drawn from ``dataset`` (reshuffled each pass, as the core tiles its labeled set);
+    returns the evaluation network (the EMA copy when ``hparams['ema']``).
 
-    ``hparams`` is a checkpoint's ``model.hparams`` (network, lr, betas, ema, ema_decay,
-    data_init); ``init_images`` feed the data-dependent initialisation, as ``train.py`` does
-    with images of the training pool. Everything random is seeded from ``seed``."""
-    from .model import EMA
+    The module is :class:`ssgan.supervised.Supervised` built from ``hparams`` (a checkpoint's
+    ``model.hparams``: its networks, optimiser and EMA settings), and each step is
+    :func:`ssgan.steps.supervised_step`, the step of ``train.py --model Supervised``;
+    ``init_images`` feed the data-dependent initialisation, as ``train.py`` does with images
+    of the training pool. Everything random is seeded from ``seed``."""
+    from .steps import supervised_step
+    from .supervised import Supervised
 
     torch.manual_seed(seed)
-    d = build_classifier(hparams).to(device)
-    # building the whole model draws a different amount of randomness per objective (its
-    # heads); reseed so that the training noise depends on the seed and the network only
+    module = Supervised.from_hparams(hparams).to(device)
+    # building the module draws a different amount of randomness per network; reseed so
+    # that the training noise depends on the seed and the network only
     torch.manual_seed(seed)
-    if hparams.get("data_init", True) and init_images is not None and hasattr(d, "data_init"):
+    d = module.discriminator
+    if module.hparams.data_init and init_images is not None and hasattr(d, "data_init"):
         d.data_init(init_images.to(device))
-    ema = EMA(d, hparams.get("ema_decay", 0.999)).to(device) if hparams.get("ema", True) else None
-    opt = torch.optim.Adam(d.parameters(), lr=hparams.get("lr", 0.003),
-                           betas=tuple(hparams.get("betas", (0.5, 0.999))))
+        if module.ema is not None:
+            module.ema.module.load_state_dict(d.state_dict())
+    opt = module.configure_optimizers()
     g = torch.Generator().manual_seed(seed)
     sampler = RandomSampler(dataset, replacement=False, num_samples=steps * batch_size,
                             generator=g)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
     d.train()
     for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        loss = F.cross_entropy(d(x).logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if ema is not None:
-            ema.update(d)
-    net = ema.module if ema is not None else d
-    return net.eval()
+        supervised_step(d, x.to(device), y.to(device), opt, ema=module.ema)
+    return module.eval_discriminator.eval()
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ validation and test, and the per-epoch training logs. Pick the module on the com
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Callable, Optional
 
@@ -44,6 +45,12 @@ def training_augmentation(datamodule) -> Callable[[Tensor], Tensor]:
             x = random_translate(x, translate)
         return random_hflip(x) if flip else x
     return augment
+
+
+def default(option: str):
+    """The default of one of :class:`ClassifierModule`'s options (its signature is the one
+    source of them), for code that reads options from a checkpoint that may lack them."""
+    return inspect.signature(ClassifierModule.__init__).parameters[option].default
 
 
 class ClassifierModule(pl.LightningModule):

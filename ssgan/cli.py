@@ -23,8 +23,10 @@ readable, resumable, and made with the same data and model options.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gc
+import re
 import sys
 import time
 from pathlib import Path
@@ -338,8 +340,75 @@ def _argv_hidden():
         sys.argv = saved
 
 
+# the components' base classes by the option that takes them, for the messages below
+_COMPONENT_OPTIONS = {"objective": "Objective", "generator_objective": "Objective",
+                      "discriminator_objective": "Objective", "networks": "Networks",
+                      "regularizers": "Regularizer", "model": "ClassifierModule"}
+
+
+def _component_names(kind: str) -> list[str]:
+    from . import networks, objectives, regularizers
+    from . import classifier
+    base = {"Objective": objectives.Objective, "Networks": networks.Networks,
+            "Regularizer": regularizers.Regularizer,
+            "ClassifierModule": classifier.ClassifierModule}[kind]
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        concrete = kind != "Objective" or cls.generator_loss is not base.generator_loss
+        if concrete and not cls.__name__.startswith("LazyInstance") and cls.__name__ not in found:
+            found.append(cls.__name__)
+    return sorted(found)
+
+
+def explain_parse_error(message: str) -> Optional[str]:
+    """A one-line message for the parse errors of component options, whose jsonargparse form
+    lists every Union subtype it tried; None when the message is not one of those."""
+    unknown = re.search(r'Parser key "(\w+)":\s*- Expected a path but (\S+) either not accessible',
+                        message)
+    if unknown is None:
+        unknown = re.search(r'Parser key "(\w+)":.*?Given value: NestedArg\(key=\'\1\', '
+                            r'val=\'([^\']*)\'', message, re.S)
+    if unknown and unknown.group(1) in _COMPONENT_OPTIONS:
+        option, name = unknown.groups()
+        kind = _COMPONENT_OPTIONS[option]
+        where = "--model" if option == "model" else f"--model.{option}"
+        return (f"unknown {where} {name!r}; choose one of: {', '.join(_component_names(kind))}")
+    # the innermost class_path named before the rejected option is its component
+    option = re.search(r"class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
+    if option:
+        cls, key = option.group(1).rsplit(".", 1)[-1], option.group(2)
+        key_of = re.findall(r'Parser key "(\w+)"', message)
+        component = f"model.{key_of[-1]}" if len(key_of) > 1 else "model"
+        return (f"{cls} has no option {key!r}; python train.py --{component}.help {cls} lists "
+                "its options")
+    return None
+
+
 def build_cli(args: list[str]) -> SSGANCLI:
     """Parse ``args`` exactly as ``train.py`` does and instantiate model, data and trainer."""
+    try:
+        return _build_cli(args)
+    except SSGANError:
+        raise
+    except argparse.ArgumentError as e:
+        explained = explain_parse_error(str(getattr(e, "message", e)))
+        if explained is None:
+            raise
+        raise SSGANError(explained) from None
+    except Exception as e:
+        # a component's own check (an SSGANError) raised while jsonargparse instantiated it
+        # comes wrapped in jsonargparse's errors: show it alone
+        cause = e
+        while cause is not None and not isinstance(cause, SSGANError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
+
+
+def _build_cli(args: list[str]) -> SSGANCLI:
     with _argv_hidden():
         return SSGANCLI(ClassifierModule, SSLDataModule, subclass_mode_model=True, run=False,
                         args=args,

@@ -23,6 +23,22 @@ class Supervised(ClassifierModule):
         self.discriminator, _ = self._build_networks()
         self._init_ema()
 
+    @classmethod
+    def from_hparams(cls, hparams) -> "Supervised":
+        """The baseline of a checkpoint's ``model.hparams`` (of any training module): its
+        classifier options, the rest dropped."""
+        import inspect
+
+        from pytorch_lightning.cli import instantiate_module
+
+        keep = inspect.signature(ClassifierModule.__init__).parameters
+        hparams = dict(hparams)
+        options = {k: v for k, v in hparams.items() if k in keep}
+        if "_class_path" not in hparams:  # a module built in Python: its options are objects
+            return cls(**options)
+        return instantiate_module(cls, {"_class_path": f"{cls.__module__}.{cls.__name__}",
+                                        **options})
+
     def configure_optimizers(self):
         return adam(self.discriminator.parameters(), self.hparams.lr, self.hparams.betas)
 

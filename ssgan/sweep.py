@@ -10,7 +10,7 @@ class-balanced labeled split, ``--data.seed_data``, and the initialisation seed,
 ``--seed_everything``), on the same labeled indices:
 
 * ``ssgan`` (``ssgan-<objective>`` with ``--objective``): ``train.py`` as is;
-* ``supervised``: ``train.py --model.supervised_only true``: the same classifier network and
+* ``supervised``: ``train.py --model Supervised``: the same classifier network and
   number of steps, trained on the labeled images only;
 * ``label_spreading``: scikit-learn's LabelSpreading, kNN kernel on flattened pixels, fitted on
   the same training pool (see :mod:`ssgan.baselines`).
@@ -259,9 +259,10 @@ def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list
     if cfg.max_epochs is not None:
         args += ["--trainer.max_epochs", str(cfg.max_epochs)]
     if method == SUPERVISED:
-        args += ["--model.supervised_only", "true"]
+        args += ["--model", "Supervised"]
     elif cfg.objective is not None:
-        args += ["--model.objective", cfg.objective]
+        from .objectives import objective_class
+        args += ["--model.objective", objective_class(cfg.objective).__name__]
     if not cfg.save_checkpoints:
         args += ["--checkpoint.save_last", "false"]
     return args + list(cfg.extra_args)
