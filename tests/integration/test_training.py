@@ -12,7 +12,7 @@ import torch
 from ssgan.cli import run_training
 from ssgan.evaluation import load_checkpoint, predict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

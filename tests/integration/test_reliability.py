@@ -26,7 +26,7 @@ from ssgan.cli import main, run_training
 from ssgan.data.module import SSLBatchSampler
 from ssgan.model import SSGAN
 
-ROOT = Path(__file__).absolute().parents[1]
+ROOT = Path(__file__).absolute().parents[2]
 TRAIN = ROOT / "train.py"
 TESTS = Path(__file__).absolute().parent
 EPOCHS = 3

@@ -16,7 +16,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-ROOT = Path(__file__).absolute().parents[1]
+ROOT = Path(__file__).absolute().parents[2]
 TESTS = Path(__file__).absolute().parent
 EPOCHS = 2
 STEPS_PER_RANK = 13 // 2  # digits: 13 global steps of 100 images, the odd one is dropped

@@ -1,20 +1,17 @@
-"""The Improved-GAN techniques: minibatch discrimination, historical averaging, virtual batch
-norm (label smoothing is pinned in test_objectives.py), and real training runs with each."""
+"""The networks: the layers (weight norm and its data-dependent init, minibatch
+discrimination, virtual batch norm), the feature layer, and the network components with their
+presets."""
 
 import math
 
 import pytest
 import torch
 
-from conftest import logged_metrics
-from torch import nn
-
-from ssgan.cli import run_training
 from ssgan.errors import SSGANError
-from ssgan.evaluation import load_checkpoint
 from ssgan.model import SSGAN
-from ssgan.networks import MLPDiscriminator, MLPGenerator
-from ssgan.techniques import HistoricalAveraging, MinibatchDiscrimination, VirtualBatchNorm1d
+from ssgan.networks import (MLP, Auto, Conv, MinibatchDiscrimination, MLPDiscriminator,
+                            MLPGenerator, VirtualBatchNorm1d, WNLinear)
+from ssgan.steps import discriminate
 
 
 # -- minibatch discrimination ----------------------------------------------------------------
@@ -43,7 +40,7 @@ def test_minibatch_discrimination_couples_the_batch():
     y = x.clone()
     y[1] = torch.rand(64)
     for minibatch, coupled in [((8, 3), True), (None, False)]:
-        d = MLPDiscriminator(64, 10, [32, 16], minibatch=minibatch).eval()
+        d = MLPDiscriminator(64, 10, [32, 16], 0.3, 0.5, minibatch=minibatch).eval()
         d.data_init(torch.rand(20, 64))
         changed = not torch.allclose(d(x).logits[0], d(y).logits[0])
         assert changed == coupled == d.couples_batch
@@ -53,48 +50,17 @@ def test_minibatch_discrimination_couples_the_batch():
 
 def test_minibatch_discrimination_keeps_groups_apart_in_the_training_step():
     torch.manual_seed(0)
-    model = SSGAN(minibatch_discrimination=True, mbd_b=4, mbd_c=2, d_hidden=[32, 16])
+    model = SSGAN(networks=MLP(d_hidden=[32, 16], minibatch_discrimination=True,
+                               minibatch_kernels=4, minibatch_kernel_dim=2))
     model.discriminator.eval()
     a, b, c = torch.rand(3, 1, 8, 8), torch.rand(3, 1, 8, 8), torch.rand(3, 1, 8, 8)
-    together = model._discriminate(a, b, c)
+    together = discriminate(model.discriminator, a, b, c)
     alone = model.discriminator(b)
     assert torch.allclose(together[1].logits, alone.logits)
-    with pytest.raises(SSGANError, match="mbd_b"):
-        SSGAN(minibatch_discrimination=True, mbd_b=0)
-
-
-# -- historical averaging --------------------------------------------------------------------
-
-def test_historical_averaging_penalty():
-    p = nn.Parameter(torch.tensor([1.0, 2.0]))
-    q = nn.Parameter(torch.tensor([3.0]))
-    frozen = nn.Parameter(torch.tensor([7.0]), requires_grad=False)
-    ha = HistoricalAveraging([p, q, frozen], weight=0.5)
-    assert float(ha.penalty()) == 0.0  # first step: no history
-    ha.record()  # history: (1, 2), (3)
-    with torch.no_grad():
-        p.copy_(torch.tensor([3.0, 5.0]))
-        q.copy_(torch.tensor([1.0]))
-    # 0.5 * ((3-1)^2 + (5-2)^2 + (1-3)^2)
-    pen = ha.penalty()
-    assert float(pen) == pytest.approx(0.5 * (4 + 9 + 4))
-    ha.record()  # history mean: (2, 3.5), (2)
-    pen.backward()  # recording after the penalty must not break its backward
-    assert torch.allclose(p.grad, torch.tensor([2.0, 3.0]))  # 0.5 * 2 * (theta - old mean)
-    with torch.no_grad():
-        p.zero_()
-        q.zero_()
-    assert float(ha.penalty()) == pytest.approx(0.5 * (4 + 3.5 ** 2 + 4))
-
-
-def test_historical_averaging_state_survives_a_state_dict_round_trip():
-    p = nn.Parameter(torch.tensor([1.0]))
-    ha = HistoricalAveraging([p], weight=1.0)
-    ha.record()
-    p2 = nn.Parameter(torch.tensor([4.0]))
-    ha2 = HistoricalAveraging([p2], weight=1.0)
-    ha2.load_state_dict(ha.state_dict())
-    assert float(ha2.penalty()) == pytest.approx(9.0)
+    joint = model.discriminator(torch.cat([a, b, c])).logits[3:6]
+    assert not torch.allclose(joint, alone.logits)  # the control: one batch would couple them
+    with pytest.raises(SSGANError, match="minibatch_kernels"):
+        MLP(minibatch_discrimination=True, minibatch_kernels=0)
 
 
 # -- virtual batch norm ----------------------------------------------------------------------
@@ -129,54 +95,14 @@ def test_vbn_output_does_not_depend_on_the_rest_of_the_batch(num_classes):
 
 def test_vbn_reference_batch_is_kept_in_checkpoints():
     torch.manual_seed(0)
-    a = SSGAN(virtual_batchnorm=True)
+    a = SSGAN(networks=Auto(virtual_batchnorm=True))
     torch.manual_seed(1)
-    b = SSGAN(virtual_batchnorm=True)
+    b = SSGAN(networks=Auto(virtual_batchnorm=True))
     assert not torch.equal(a.generator.ref_z, b.generator.ref_z)
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.generator.ref_z, b.generator.ref_z)
-    z = torch.rand(3, a.hparams.latent_dim)
+    z = torch.rand(3, a.generator.latent_dim)
     assert torch.allclose(a.generator(z), b.generator(z))
-
-
-# -- real training runs ----------------------------------------------------------------------
-
-
-
-
-
-RUNS = {
-    "minibatch_discrimination": ["--model.minibatch_discrimination", "true",
-                                 "--model.mbd_b", "16", "--model.mbd_c", "3"],
-    "historical_averaging": ["--model.historical_averaging", "0.01"],
-    "label_smoothing": ["--model.label_smoothing", "0.9"],
-    "virtual_batchnorm": ["--model.virtual_batchnorm", "true"],
-    "all_with_contragan": ["--model.objective", "contragan", "--model.virtual_batchnorm", "true",
-                           "--model.minibatch_discrimination", "true", "--model.mbd_b", "16",
-                           "--model.historical_averaging", "0.01", "--model.label_smoothing", "0.9"],
-}
-
-
-@pytest.mark.parametrize("run", list(RUNS))
-def test_technique_trains_on_digits_and_checkpoint_loads(run, quiet_trainer_args):
-    metrics, run_dir = run_training(quiet_trainer_args + RUNS[run] + [
-        "--model.network", "mlp_small", "--model.d_hidden", "[64, 32]", "--model.g_hidden", "[64]",
-        "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
-    logged = logged_metrics(run_dir)
-    for key in ("loss_d", "loss_g", "loss_lab", "d_real", "d_fake"):
-        assert math.isfinite(logged[f"train/{key}"]), key
-    if "--model.historical_averaging" in RUNS[run]:
-        assert logged["train/ha_d"] > 0 and logged["train/ha_g"] > 0
-    assert math.isfinite(metrics["test/error"])
-    model, ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    if model.hparams.virtual_batchnorm:
-        assert torch.equal(model.generator.ref_z, ckpt["state_dict"]["generator.ref_z"])
-    if model.hparams.historical_averaging:
-        assert int(model.d_history.count) == 3  # one record per training step
-    if model.hparams.minibatch_discrimination:
-        assert model.discriminator.couples_batch and model.ema.module.couples_batch
-    images, _ = model.sample(2)
-    assert torch.isfinite(images).all()
 
 
 def test_minibatch_discrimination_gradient_matches_autograd_of_the_formula(monkeypatch):
@@ -200,3 +126,64 @@ def test_minibatch_discrimination_gradient_matches_autograd_of_the_formula(monke
         got = torch.autograd.grad((out * weights).sum(), layer.T)[0]
         assert torch.allclose(got, expected)
     assert torch.autograd.gradcheck(layer, (f.clone().requires_grad_(),))
+
+
+# -- weight norm, the feature layer ----------------------------------------------------------
+
+def test_weight_norm_data_init_gives_zero_mean_unit_std_preactivations():
+    torch.manual_seed(0)
+    layer = WNLinear(3, 2, init_scale=2.0)
+    x = torch.randn(50, 3, dtype=torch.float64) * 3 + 1
+    layer.double()
+    layer.init_from(x)
+    # the formula of the original code, written out: t = x v^T / ||v||, g = s / std(t), b = -mean(t) g
+    v = layer.v.detach()
+    t = (x @ v.T) / v.norm(dim=1)
+    g = 2.0 / (t.std(0) + 1e-6)
+    assert torch.allclose(layer.g, g) and torch.allclose(layer.b, -t.mean(0) * g)
+    out = layer(x).detach()
+    assert torch.allclose(out.mean(0), torch.zeros(2, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(out.std(0), torch.full((2,), 2.0, dtype=torch.float64), atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [0, 1, -1])
+def test_feature_layer_returns_that_layers_activations(layer):
+    torch.manual_seed(0)
+    d = MLPDiscriminator(6, 3, [5, 4, 7], 0.0, 0.0, feature_layer=layer).eval()
+    x = torch.rand(2, 6)
+    h, acts = x, []
+    for wn in d.hidden:  # the ReLU output of each hidden layer, by hand
+        h = torch.relu(wn(h))
+        acts.append(h)
+    out = d(x)
+    assert torch.equal(out.features, acts[layer])
+    assert d.feature_dim == acts[layer].shape[1]
+
+
+# -- the network components -----------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,name", [((1, 8, 8), "mlp_digits"), ((1, 16, 16), "mlp_digits"),
+                                        ((1, 28, 28), "mlp_mnist"), ((3, 32, 32), "conv_cifar"),
+                                        ((1, 32, 32), "conv_cifar"), ((3, 8, 8), "mlp_digits")])
+def test_auto_picks_the_preset_by_image_size(shape, name):
+    assert Auto().name(shape) == name
+
+
+def test_presets_and_overrides_reach_the_networks():
+    d, g = MLP("mlp_mnist").build((1, 28, 28), 10)
+    assert [layer.v.shape[0] for layer in d.hidden] == [1000, 500, 250, 250, 250]
+    assert d.input_noise.sigma == 0.3 and d.noise.sigma == 0.5
+    d, g = MLP("mlp_small", d_hidden=[7, 5], input_noise=0.0, latent_dim=3).build((1, 4, 4), 2)
+    assert [layer.v.shape[0] for layer in d.hidden] == [7, 5] and d.input_noise.sigma == 0.0
+    assert d.noise.sigma == 0.5 and g.latent_dim == 3  # the preset's, where not overridden
+    d, _ = Conv("conv_svhn", dropout=0.25).build((3, 32, 32), 10)
+    assert d.convs[0].v.shape[0] == 64 and d.dropout.p == 0.25 and d.input_dropout.p == 0.2
+
+
+def test_components_refuse_what_they_cannot_build():
+    with pytest.raises(SSGANError, match="virtual batch norm"):
+        Auto(virtual_batchnorm=True).build((3, 32, 32), 10)
+    with pytest.raises(SSGANError, match="at least 9x9"):
+        Conv().build((1, 8, 8), 10)
+    with pytest.raises(SSGANError, match="latent_dim"):
+        MLP(latent_dim=0)

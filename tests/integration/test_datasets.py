@@ -22,7 +22,7 @@ from ssgan.data import sources
 from ssgan.errors import SSGANError
 from ssgan.networks import DOutput, NetworkConfig, build_networks, resolve_network
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 

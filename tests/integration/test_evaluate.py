@@ -15,7 +15,7 @@ from ssgan.eval_cli import main as eval_main
 from ssgan.evaluation import datamodule_from_checkpoint, evaluate_checkpoint, load_checkpoint
 from ssgan.sample_quality import ClassifierFeatures, frechet_distance, generate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FID_KEYS = {"generated_vs_test", "test_half_vs_half", "generated_vs_test_half"}
 
 
