@@ -30,8 +30,9 @@ class StubModel:
     ``top`` < 1 keeps v below ``top``: the classes above it are never generated."""
 
     def __init__(self, k=4, shape=(1, 5, 5), conditional=False, top=1.0):
-        self.hparams = {"num_classes": k, "image_shape": shape, "supervised_only": False}
+        self.hparams = {"num_classes": k, "image_shape": shape}
         self.hparams = SimpleNamespace(**self.hparams, get=self.hparams.get)
+        self.has_generator = True
         self.g_objective = SimpleNamespace(conditional=conditional)
         self.generator = nn.Identity()
         self.device = torch.device("cpu")
@@ -155,8 +156,8 @@ class CountingDataset(Dataset):
 
 
 def test_supervised_loop_runs_exactly_the_given_steps():
-    hp = {"image_shape": (1, 8, 8), "num_classes": 10, "network": "auto", "lr": 0.003,
-          "betas": (0.5, 0.999), "ema": True, "ema_decay": 0.999}
+    hp = {"image_shape": (1, 8, 8), "num_classes": 10, "lr": 0.003, "betas": (0.5, 0.999),
+          "ema": True, "ema_decay": 0.999}
     ds = CountingDataset(TensorDataset(torch.rand(30, 1, 8, 8), torch.randint(0, 10, (30,))))
     net = train_supervised_classifier(ds, hp, steps=7, batch_size=20, seed=0,
                                       init_images=torch.rand(50, 1, 8, 8))
@@ -198,6 +199,28 @@ def test_augment_command_with_evaluate(checkpoint, tmp_path, capsys):
     assert len(labeled_real_dataset(dm)) == 50
 
 
+def test_min_confidence_through_the_cli_on_a_real_checkpoint(checkpoint, tmp_path, capsys):
+    out = tmp_path / "conf"
+    code = eval_main(["augment", str(checkpoint), "--n-per-class", "2", "--out", str(out),
+                      "--min-confidence", "0.6", "--max-draws", "20000"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    with np.load(out / "samples.npz") as f:
+        conf, y = f["confidence"], f["y"]
+    assert len(conf) > 0 and (conf >= 0.6).all()
+    info = json.loads((out / "samples.json").read_text())
+    assert info["min_confidence"] == 0.6
+    assert info["rejected_low_confidence"] > 0  # the 2-epoch classifier is unsure of some
+    # the confidences are the checkpoint's classifier's (its EMA copy) on the saved images,
+    # up to their 8-bit quantisation
+    model, _ = load_checkpoint(checkpoint)
+    with np.load(out / "samples.npz") as f:
+        x = torch.as_tensor(f["x"]).float().div(255).unsqueeze(1)
+    probs = torch.softmax(model.predict_logits(x), 1)
+    assert torch.allclose(probs.max(1).values, torch.as_tensor(conf), atol=0.05)
+    assert torch.equal(probs.argmax(1), torch.as_tensor(y))
+
+
 def test_augment_refuses_bad_input(checkpoint, tmp_path, capsys):
     assert eval_main(["augment", str(checkpoint), "--n-per-class", "0", "--out", str(tmp_path)]) == 2
     assert eval_main(["augment", str(checkpoint), "--n-per-class", "3", "--out", str(tmp_path),
@@ -213,7 +236,7 @@ def test_conditional_checkpoint_uses_its_conditioning_labels(tmp_path, capsys):
     _, run_dir = run_training([
         "--data.dataset", "digits", "--data.num_labels", "50", "--data.data_root", str(root / "data"),
         "--seed_everything", "0", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false",
-        "--trainer.logger.init_args.save_dir", str(root / "runs"), "--model.objective", "contragan"])
+        "--trainer.logger.init_args.save_dir", str(root / "runs"), "--model.objective", "ContraGAN"])
     ckpt = Path(run_dir) / "checkpoints" / "last.ckpt"
     model, _ = load_checkpoint(ckpt)
     assert model.g_objective.conditional

@@ -15,12 +15,10 @@ import pytest
 import torch
 
 from ssgan.cli import run_training
-from ssgan.conv_networks import ConvDiscriminator, ConvGenerator
 from ssgan.data import SSLDataModule, load_dataset
 from ssgan.data.module import random_hflip, random_translate
 from ssgan.data import sources
 from ssgan.errors import SSGANError
-from ssgan.networks import DOutput, NetworkConfig, build_networks, resolve_network
 
 REPO = Path(__file__).resolve().parents[2]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -176,9 +174,9 @@ def test_svhn_mat_files_load_and_train_with_conv_nets(tmp_path, quiet_trainer_ar
 
     metrics, run_dir = run_training(train_args(
         quiet_trainer_args, "--data.dataset", "svhn", "--data.num_labels", "10",
-        "--model.d_hidden", "[8, 16]", "--model.g_hidden", "[16, 8, 4]"))
+        "--model.networks", "Conv", "--model.networks.d_widths", "[8, 16]",
+        "--model.networks.g_widths", "[16, 8, 4]"))  # small, for speed
     assert 0 <= metrics["test/acc"] <= 1
-    # 'auto' picked the convolutional networks for 32x32 RGB
     state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu",
                        weights_only=False)["state_dict"]
     assert "discriminator.convs.8.v" in state and "generator.out.v" in state
@@ -208,7 +206,7 @@ def test_cifar10_pickles_load_cache_and_train_with_the_preset(tmp_path, quiet_tr
 
     metrics, run_dir = run_training(train_args(
         quiet_trainer_args, "--data.num_labels", "10", "--data.data_root", str(tmp_path / "data"),
-        "--model.d_hidden", "[8, 16]", "--model.g_hidden", "[16, 8, 4]",  # small, for speed
+        "--model.networks.d_widths", "[8, 16]", "--model.networks.g_widths", "[16, 8, 4]",
         config=REPO / "configs" / "cifar10.yaml"))
     assert metrics["dataset"] == "cifar10" and metrics["num_labels"] == 10
     assert 0 <= metrics["test/acc"] <= 1
@@ -218,10 +216,12 @@ def test_presets_hold_the_paper_settings():
     import yaml
     cifar = yaml.safe_load((REPO / "configs" / "cifar10.yaml").read_text())
     svhn = yaml.safe_load((REPO / "configs" / "svhn.yaml").read_text())
-    assert (cifar["data"]["num_labels"], cifar["model"]["lr"], cifar["trainer"]["max_epochs"],
-            cifar["model"]["network"]) == (4000, 3e-4, 1200, "conv_cifar")
-    assert (svhn["data"]["num_labels"], svhn["model"]["lr"], svhn["trainer"]["max_epochs"],
-            svhn["model"]["network"]) == (1000, 3e-4, 900, "conv_svhn")
+    for preset, labels, epochs, name in ((cifar, 4000, 1200, "conv_cifar"),
+                                         (svhn, 1000, 900, "conv_svhn")):
+        model = preset["model"]["init_args"]
+        assert (preset["data"]["num_labels"], model["lr"], preset["trainer"]["max_epochs"],
+                model["networks"]["init_args"]["preset"]) == (labels, 3e-4, epochs, name)
+        assert model["objective"]["init_args"]["p"] == 1 and model["ema_decay"] == 0.9999
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,62 +393,6 @@ def test_batched_augmentation():
     is_flip = [torch.equal(f, x[k % 2].flip(-1)) for k, f in enumerate(flipped)]
     assert all(torch.equal(f, x[k % 2]) or is_flip[k] for k, f in enumerate(flipped))
     assert 0 < sum(is_flip) < len(flipped)
-
-
-SMALL = NetworkConfig(d_hidden=[8, 16], g_hidden=[16, 8, 4])
-
-
-@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 32, 32), (3, 28, 28)])
-def test_conv_networks_shapes_range_and_init(shape):
-    torch.manual_seed(0)
-    assert resolve_network("auto", shape) == "conv_cifar"
-    d, g = build_networks(shape, 10, network="auto", conditional=True, config=SMALL)
-    assert isinstance(d, ConvDiscriminator) and isinstance(g, ConvGenerator)
-    y = torch.arange(4) % 10
-    with torch.no_grad():
-        x = g(g.sample_latent(4), y)
-    assert x.shape == (4, *shape) and 0 <= float(x.min()) and float(x.max()) <= 1
-    with pytest.raises(SSGANError, match="class-conditional"):
-        g(g.sample_latent(4))
-    d.data_init(torch.rand(32, *shape))
-    assert bool(d.initialised)
-    d.eval()
-    with torch.no_grad():
-        out = d(torch.rand(32, *shape))
-    assert isinstance(out, DOutput) and out.logits.shape == (32, 10)
-    assert out.features.shape == (32, d.feature_dim) == (32, 16)
-    assert 0.02 < float(out.logits.std()) < 0.5  # output layer initialised to std ~0.1
-
-
-def test_conv_presets_follow_the_paper_and_mlp_kept_for_small_gray():
-    d, g = build_networks((3, 32, 32), 10, network="conv_cifar")
-    assert [c.v.shape[0] for c in d.convs] == [96] * 3 + [192] * 6 and d.feature_dim == 192
-    assert d.input_dropout.p == 0.2 and d.dropout.p == 0.5
-    assert g.fc.out_features == 4 * 4 * 512 and g.base == (4, 4)
-    assert [m.out_channels for m in g.ups if isinstance(m, torch.nn.ConvTranspose2d)] == [256, 128]
-    d, _ = build_networks((3, 32, 32), 10, network="conv_svhn")
-    assert d.feature_dim == 128 and d.convs[0].v.shape[0] == 64
-    assert resolve_network("auto", (1, 28, 28)) == "mlp_mnist"
-    assert resolve_network("auto", (1, 8, 8)) == "mlp_digits"
-    with pytest.raises(SSGANError, match="at least 9x9"):
-        build_networks((3, 8, 8), 10, network="conv_cifar")
-
-
-def test_conv_networks_under_bf16_autocast_and_with_minibatch_discrimination():
-    d, g = build_networks((3, 32, 32), 10, network="conv_cifar", config=SMALL)
-    d.data_init(torch.rand(16, 3, 32, 32))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = d(g(g.sample_latent(8)))
-        out.logits.float().logsumexp(1).mean().backward()
-    assert out.features.dtype == torch.float32  # batch means for feature matching stay fp32
-    assert torch.isfinite(out.logits.float()).all() and d.convs[0].v.grad is not None
-    if "minibatch" not in NetworkConfig.__dataclass_fields__:
-        pytest.skip("this NetworkConfig has no minibatch option")
-    cfg = NetworkConfig(d_hidden=[8, 16], g_hidden=[16, 8, 4], minibatch=(4, 3))
-    d, _ = build_networks((3, 32, 32), 10, network="conv_cifar", config=cfg)
-    assert d.couples_batch and d.feature_dim == 16
-    d.data_init(torch.rand(16, 3, 32, 32))
-    assert d(torch.rand(5, 3, 32, 32)).logits.shape == (5, 10)
 
 
 def test_readme_lists_every_source():

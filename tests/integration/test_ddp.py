@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,19 +55,34 @@ class RecordRanks(pl.Callback):
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.record))
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_ddp_two_cpu_processes(tmp_path):
     save_dir, record_dir = tmp_path / "runs", tmp_path / "ranks"
     callbacks = [{"class_path": "test_ddp.RecordRanks", "init_args": {"out_dir": str(record_dir)}}]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--trainer.strategy", "ddp",
-         "--trainer.devices", "2", "--trainer.accelerator", "cpu",
-         "--trainer.max_epochs", str(EPOCHS), "--trainer.enable_progress_bar", "false",
-         "--trainer.logger.init_args.save_dir", str(save_dir),
-         "--trainer.callbacks", json.dumps(callbacks)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=500)
+    env.pop("MASTER_ADDR", None)
+    for attempt in range(3):
+        # a port of our own: a free port found by the launcher can be taken by another job
+        # (a parallel test run, another user) before the processes bind it
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+        shutil.rmtree(save_dir, ignore_errors=True)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), "--trainer.strategy", "ddp",
+             "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+             "--trainer.max_epochs", str(EPOCHS), "--trainer.enable_progress_bar", "false",
+             "--trainer.logger.init_args.save_dir", str(save_dir),
+             "--trainer.callbacks", json.dumps(callbacks)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=800)
+        if proc.returncode == 0 or "address already in use" not in proc.stderr.lower():
+            break
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Traceback" not in proc.stderr
 

@@ -90,17 +90,19 @@ def test_frechet_distance_in_classifier_features(checkpoint):
     noise = frechet_distance(feats, a, torch.rand_like(b))
     assert abs(same) < 1e-3 * max(1.0, halves)
     assert 0 < halves < noise
-    # the features are the classifier's (deterministic, eval mode), not pixels
-    assert feats(a[:4]).shape == (4, model.eval_discriminator.feature_dim)
-    assert torch.equal(feats(a[:4]), feats(a[:4]))
+    # the features are the classifier's feature layer in eval mode, not pixels
+    d = model.eval_discriminator.eval()
+    assert torch.equal(feats(a[:4]), d(a[:4]).features)
     # seeded sampling is reproducible
     g1, _ = generate(model, 8, seed=3)
     g2, _ = generate(model, 8, seed=3)
     assert torch.equal(g1, g2) and g1.min() >= 0 and g1.max() <= 1
 
 
-def test_supervised_only_checkpoint_skips_sample_quality(tmp_path):
-    ckpt = train_tiny(tmp_path, "--model.supervised_only", "true", "--trainer.max_epochs", "1")
+def test_supervised_checkpoint_skips_sample_quality(tmp_path):
+    ckpt = train_tiny(tmp_path, "--model", "Supervised", "--trainer.max_epochs", "1")
+    model, _ = load_checkpoint(ckpt)
+    assert type(model).__name__ == "Supervised" and not hasattr(model, "generator")
     r = evaluate_checkpoint(ckpt, samples_path=tmp_path / "s.png")
     assert "fid" not in r and "sample_quality_skipped" in r
     assert not (tmp_path / "s.png").exists()

@@ -135,7 +135,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep, "train", train)
     sweep.main(args)
     assert len(train.calls) == 1  # only supervised; ssgan is not re-trained
-    assert "--model.supervised_only" in train.calls[0][0][0]
+    assert "Supervised" in train.calls[0][0][0]
     _, rows = read_csv(out / "results.csv")
     assert sorted(r["method"] for r in rows) == sorted(METHODS)
     assert len((out / "results.csv").read_text().splitlines()) == 4

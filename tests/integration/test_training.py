@@ -13,6 +13,9 @@ from ssgan.cli import run_training
 from ssgan.evaluation import load_checkpoint, predict
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the learning test's budget: long enough for the GAN's advantage on every split, short
+#: enough for CI (measured gaps at this budget are in the commit that set it)
+LEARNING_EPOCHS = 15
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +39,27 @@ def test_run_folder_has_config_indices_metrics_and_checkpoint(short_run):
     assert "num_labels: 50" in (run_dir / "config.yaml").read_text()
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(short_run):
-    _, run_dir = short_run
+def test_checkpoint_reloads_the_trained_evaluation_weights(short_run):
+    metrics, run_dir = short_run
     model, ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    again, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    x = torch.rand(16, 1, 8, 8)
-    assert torch.equal(predict(model, x), predict(again, x))
-    # the EMA evaluation copy was saved, not just the raw discriminator
+    # the reloaded module is the class and components the run was configured with
+    assert type(model).__name__ == "SSGAN" and type(model.g_objective).__name__ == "FeatureMatching"
+    # its evaluation (EMA) weights, not the raw discriminator's, give the run's test accuracy
+    from ssgan.data import SSLDataModule
+    dm = SSLDataModule()
+    dm.setup("test")
+    acc = float((predict(model, dm.data.x_test).argmax(1) == dm.data.y_test).float().mean())
+    assert acc == pytest.approx(metrics["test/acc"], abs=1e-6)
     assert any(k.startswith("ema.") for k in ckpt["state_dict"])
+    assert not torch.equal(model.ema.module.out.v, model.discriminator.out.v)
+
+
+def test_saved_config_reruns_the_run_exactly(short_run, tmp_path):
+    metrics, run_dir = short_run
+    again, again_dir = run_training(["--config", str(run_dir / "config.yaml"),
+                                     "--trainer.logger.init_args.save_dir", str(tmp_path)])
+    assert again_dir != run_dir
+    assert (again_dir / "metrics.json").read_text() == (run_dir / "metrics.json").read_text()
 
 
 def test_evaluate_py_reproduces_metrics_json(short_run):
@@ -90,16 +106,28 @@ def test_generator_gets_gradient_only_from_its_own_loss(tmp_path):
     assert changed == [(False, True), (True, False)] * 2
 
 
-def test_training_beats_chance_and_supervised_only(tmp_path):
-    base = ["--trainer.max_epochs", "25", "--trainer.enable_progress_bar", "false",
-            "--trainer.logger.init_args.save_dir", str(tmp_path), "--seed_everything", "0"]
-    gan, gan_dir = run_training(base)
-    sup, sup_dir = run_training(base + ["--model.supervised_only", "true"])
-    same = [json.loads((d / "labeled_indices.json").read_text())["indices"] for d in (gan_dir, sup_dir)]
-    assert same[0] == same[1]
-    assert gan["global_step"] == sup["global_step"] or gan["epochs"] == sup["epochs"]
-    assert gan["test/acc"] > 0.8  # chance is 0.1
-    assert gan["test/acc"] > sup["test/acc"] + 0.03
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_training_beats_chance_and_supervised_only_over_three_splits(tmp_path):
+    """The semi-supervised GAN against the supervised-only baseline (same network, data,
+    steps and seeds) on three labeled splits."""
+    gaps = []
+    for seed in (0, 1, 2):
+        base = ["--trainer.max_epochs", str(LEARNING_EPOCHS), "--trainer.enable_progress_bar",
+                "false", "--trainer.logger.init_args.save_dir", str(tmp_path),
+                "--seed_everything", str(seed), "--data.seed_data", str(seed),
+                "--checkpoint.save_last", "false"]
+        gan, gan_dir = run_training(base)
+        sup, sup_dir = run_training(["--model", "Supervised", *base])
+        same = [json.loads((d / "labeled_indices.json").read_text())["indices"]
+                for d in (gan_dir, sup_dir)]
+        assert same[0] == same[1]
+        assert gan["global_step"] == 2 * sup["global_step"]  # two optimizer steps per GAN batch
+        assert gan["epochs"] == sup["epochs"] == LEARNING_EPOCHS
+        assert gan["test/acc"] > 0.75, seed  # chance is 0.1
+        gaps.append(gan["test/acc"] - sup["test/acc"])
+    assert min(gaps) > 0, gaps
+    assert sum(gaps) / 3 > 0.05, gaps
 
 
 class _Recorder(pl.Callback):

@@ -9,8 +9,9 @@ import torch
 
 from ssgan.errors import SSGANError
 from ssgan.model import SSGAN
-from ssgan.networks import (MLP, Auto, Conv, MinibatchDiscrimination, MLPDiscriminator,
-                            MLPGenerator, VirtualBatchNorm1d, WNLinear)
+from ssgan.networks import (MLP, Auto, Conv, ConvDiscriminator, ConvGenerator, DOutput,
+                            MinibatchDiscrimination, MLPDiscriminator, MLPGenerator,
+                            VirtualBatchNorm1d, WNLinear)
 from ssgan.steps import discriminate
 
 
@@ -187,3 +188,57 @@ def test_components_refuse_what_they_cannot_build():
         Conv().build((1, 8, 8), 10)
     with pytest.raises(SSGANError, match="latent_dim"):
         MLP(latent_dim=0)
+
+
+# -- the conv networks --------------------------------------------------------------------
+
+SMALL = dict(d_widths=[8, 16], g_widths=[16, 8, 4])
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 32, 32), (3, 28, 28)])
+def test_conv_networks_shapes_range_and_init(shape):
+    torch.manual_seed(0)
+    assert Auto().name(shape) == "conv_cifar"
+    d, g = Conv(**SMALL).build(shape, 10, conditional=True)
+    assert isinstance(d, ConvDiscriminator) and isinstance(g, ConvGenerator)
+    y = torch.arange(4) % 10
+    with torch.no_grad():
+        x = g(g.sample_latent(4), y)
+    assert x.shape == (4, *shape) and 0 <= float(x.min()) and float(x.max()) <= 1
+    with pytest.raises(SSGANError, match="class-conditional"):
+        g(g.sample_latent(4))
+    d.data_init(torch.rand(32, *shape))
+    assert bool(d.initialised)
+    d.eval()
+    with torch.no_grad():
+        out = d(torch.rand(32, *shape))
+    assert isinstance(out, DOutput) and out.logits.shape == (32, 10)
+    assert out.features.shape == (32, d.feature_dim) == (32, 16)
+    assert 0.02 < float(out.logits.std()) < 0.5  # output layer initialised to std ~0.1
+
+
+def test_conv_presets_follow_the_paper_and_mlp_kept_for_small_gray():
+    d, g = Conv("conv_cifar").build((3, 32, 32), 10)
+    assert [c.v.shape[0] for c in d.convs] == [96] * 3 + [192] * 6 and d.feature_dim == 192
+    assert d.input_dropout.p == 0.2 and d.dropout.p == 0.5
+    assert g.fc.out_features == 4 * 4 * 512 and g.base == (4, 4)
+    assert [m.out_channels for m in g.ups if isinstance(m, torch.nn.ConvTranspose2d)] == [256, 128]
+    d, _ = Conv("conv_svhn").build((3, 32, 32), 10)
+    assert d.feature_dim == 128 and d.convs[0].v.shape[0] == 64
+    with pytest.raises(SSGANError, match="at least 9x9"):
+        Conv("conv_cifar").build((3, 8, 8), 10)
+
+
+def test_conv_networks_under_bf16_autocast_and_with_minibatch_discrimination():
+    d, g = Conv(**SMALL).build((3, 32, 32), 10)
+    d.data_init(torch.rand(16, 3, 32, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = d(g(g.sample_latent(8)))
+        out.logits.float().logsumexp(1).mean().backward()
+    assert out.features.dtype == torch.float32  # batch means for feature matching stay fp32
+    assert torch.isfinite(out.logits.float()).all() and d.convs[0].v.grad is not None
+    d, _ = Conv(**SMALL, minibatch_discrimination=True, minibatch_kernels=4,
+                minibatch_kernel_dim=3).build((3, 32, 32), 10)
+    assert d.couples_batch and d.feature_dim == 16
+    d.data_init(torch.rand(16, 3, 32, 32))
+    assert d(torch.rand(5, 3, 32, 32)).logits.shape == (5, 10)
