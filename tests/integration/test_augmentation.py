@@ -175,14 +175,19 @@ def checkpoint(tmp_path_factory):
     return Path(run_dir) / "checkpoints" / "last.ckpt"
 
 
-def test_augment_command_with_evaluate(checkpoint, tmp_path, capsys):
-    out = tmp_path / "aug"
-    code = eval_main(["augment", str(checkpoint), "--n-per-class", "5", "--out", str(out),
-                      "--image-folder", "--evaluate", "--eval-steps", "15"])
-    assert code == 0
+def augment(checkpoint, out, capsys, *options) -> tuple[dict, dict]:
+    """``evaluate.py augment`` in this process: (its JSON output, the arrays it saved)."""
+    assert eval_main(["augment", str(checkpoint), "--out", str(out), *options]) == 0
     printed = json.loads(capsys.readouterr().out)
     with np.load(out / "samples.npz") as f:
-        x, y = f["x"], f["y"]
+        return printed, dict(f)
+
+
+def test_augment_command_with_evaluate(checkpoint, tmp_path, capsys):
+    out = tmp_path / "aug"
+    printed, saved = augment(checkpoint, out, capsys, "--n-per-class", "5", "--image-folder",
+                             "--evaluate", "--eval-steps", "15")
+    x, y = saved["x"], saved["y"]
     assert x.dtype == np.uint8 and x.shape[1:] == (8, 8) and len(x) == len(y)
     counts = np.bincount(y, minlength=10)
     assert printed["limit_hit"] or counts.tolist() == [5] * 10
@@ -201,12 +206,9 @@ def test_augment_command_with_evaluate(checkpoint, tmp_path, capsys):
 
 def test_min_confidence_through_the_cli_on_a_real_checkpoint(checkpoint, tmp_path, capsys):
     out = tmp_path / "conf"
-    code = eval_main(["augment", str(checkpoint), "--n-per-class", "2", "--out", str(out),
-                      "--min-confidence", "0.6", "--max-draws", "20000"])
-    assert code == 0
-    printed = json.loads(capsys.readouterr().out)
-    with np.load(out / "samples.npz") as f:
-        conf, y = f["confidence"], f["y"]
+    _, saved = augment(checkpoint, out, capsys, "--n-per-class", "2", "--min-confidence", "0.6",
+                       "--max-draws", "20000")
+    conf, y = saved["confidence"], saved["y"]
     assert len(conf) > 0 and (conf >= 0.6).all()
     info = json.loads((out / "samples.json").read_text())
     assert info["min_confidence"] == 0.6
@@ -214,8 +216,7 @@ def test_min_confidence_through_the_cli_on_a_real_checkpoint(checkpoint, tmp_pat
     # the confidences are the checkpoint's classifier's (its EMA copy) on the saved images,
     # up to their 8-bit quantisation
     model, _ = load_checkpoint(checkpoint)
-    with np.load(out / "samples.npz") as f:
-        x = torch.as_tensor(f["x"]).float().div(255).unsqueeze(1)
+    x = torch.as_tensor(saved["x"]).float().div(255).unsqueeze(1)
     probs = torch.softmax(model.predict_logits(x), 1)
     assert torch.allclose(probs.max(1).values, torch.as_tensor(conf), atol=0.05)
     assert torch.equal(probs.argmax(1), torch.as_tensor(y))

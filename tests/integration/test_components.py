@@ -1,0 +1,116 @@
+"""Real training runs with each objective, regularizer and network option, chosen with the
+command line of LightningCLI, and their checkpoints reloaded from the checkpoint alone."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import logged_metrics
+from ssgan.cli import run_training
+from ssgan.evaluation import load_checkpoint
+from ssgan.model import SSGAN
+from ssgan.networks import MLP
+
+TINY = ["--model.networks", "MLP", "--model.networks.preset", "mlp_small",
+        "--model.networks.d_hidden", "[64, 32]", "--model.networks.g_hidden", "[64]"]
+
+OBJECTIVE_RUNS = {
+    "FeatureMatching": [],
+    "Minimax": [],
+    "NonSaturating": [],
+    "LSGAN": [],
+    "LSGAN_pearson": ["--model.objective.a", "-1", "--model.objective.b", "1",
+                      "--model.objective.c", "0"],
+    "BEGAN": ["--model.objective.gamma", "0.7"],
+    "ContraGAN": ["--model.objective.pseudo_labels", "true"],
+}
+EXPECTED_KEYS = {
+    "FeatureMatching": ["loss_unl", "loss_fm", "d_real", "d_fake"],
+    "Minimax": ["loss_unl", "loss_g_minimax", "d_real", "d_fake"],
+    "NonSaturating": ["loss_unl", "loss_g_ns", "d_real", "d_fake"],
+    "LSGAN": ["loss_ls_real", "loss_ls_fake", "loss_ls_g", "d_real", "d_fake"],
+    "BEGAN": ["began_k", "began_m_global", "began_l_real", "began_l_fake", "loss_began_g",
+              "d_real", "d_fake"],
+    "ContraGAN": ["loss_unl", "loss_2c_real", "loss_2c_fake", "loss_g_adv", "d_real", "d_fake"],
+}
+
+
+def train(args, extra):
+    return run_training(args + TINY + ["--trainer.max_steps", "6",
+                                       "--data.eval_batch_size", "500"] + extra)
+
+
+@pytest.mark.parametrize("run", list(OBJECTIVE_RUNS))
+def test_objective_trains_on_digits_and_checkpoint_loads(run, quiet_trainer_args):
+    name = run.split("_")[0]
+    metrics, run_dir = train(quiet_trainer_args, ["--model.objective", name, *OBJECTIVE_RUNS[run]])
+    logged = logged_metrics(run_dir)
+    for key in ["loss_d", "loss_g", "loss_lab"] + EXPECTED_KEYS[name]:
+        assert math.isfinite(logged[f"train/{key}"]), key
+    assert math.isfinite(metrics["test/error"])
+    model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert type(model.d_objective).__name__ == name  # rebuilt from the checkpoint alone
+    if run == "LSGAN_pearson":
+        assert (model.d_objective.a, model.d_objective.c) == (-1.0, 0.0)
+    if name == "BEGAN":
+        assert model.d_objective.gamma == 0.7 and 0.0 <= float(model.d_objective.k) <= 1.0
+    images, _ = model.sample(3)
+    assert images.shape == (3, 1, 8, 8) and torch.isfinite(images).all()
+
+
+TECHNIQUE_RUNS = {
+    "minibatch_discrimination": ["--model.networks.minibatch_discrimination", "true",
+                                 "--model.networks.minibatch_kernels", "16",
+                                 "--model.networks.minibatch_kernel_dim", "3"],
+    "historical_averaging": ["--model.regularizers+=HistoricalAveraging",
+                             "--model.regularizers.weight", "0.01"],
+    "virtual_batchnorm": ["--model.networks.virtual_batchnorm", "true"],
+    "all_with_contragan": ["--model.objective", "ContraGAN",
+                           "--model.objective.label_smoothing", "0.1",
+                           "--model.networks.virtual_batchnorm", "true",
+                           "--model.networks.minibatch_discrimination", "true",
+                           "--model.networks.minibatch_kernels", "16",
+                           "--model.regularizers+=HistoricalAveraging",
+                           "--model.regularizers.weight", "0.01"],
+}
+
+
+@pytest.mark.parametrize("run", list(TECHNIQUE_RUNS))
+def test_technique_trains_on_digits_and_checkpoint_loads(run, quiet_trainer_args):
+    args = TECHNIQUE_RUNS[run]
+    metrics, run_dir = train(quiet_trainer_args + ["--seed_everything", "3"], args)
+    logged = logged_metrics(run_dir)
+    for key in ("loss_d", "loss_g", "loss_lab", "d_real", "d_fake"):
+        assert math.isfinite(logged[f"train/{key}"]), key
+    assert math.isfinite(metrics["test/error"])
+    model, ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    if "--model.regularizers+=HistoricalAveraging" in args:
+        assert logged["train/ha_d"] > 0 and logged["train/ha_g"] > 0
+        (ha,) = model.regularizers
+        assert ha.weight == 0.01
+        assert int(ha.histories["discriminator"].count) == 3  # one record per training step
+    if "--model.networks.virtual_batchnorm" in args:
+        # the reference batch in the checkpoint is the one the run drew when it built G:
+        # rebuilding the same networks from the same seed draws it again
+        torch.manual_seed(3)
+        again = SSGAN(objective=type(model.g_objective)(), networks=MLP(
+            "mlp_small", d_hidden=[64, 32], g_hidden=[64], virtual_batchnorm=True,
+            minibatch_discrimination=model.discriminator.couples_batch, minibatch_kernels=16))
+        assert torch.equal(again.generator.ref_z, ckpt["state_dict"]["generator.ref_z"])
+    if "--model.networks.minibatch_discrimination" in args:
+        assert model.discriminator.couples_batch and model.ema.module.couples_batch
+        assert model.discriminator.minibatch.num_kernels == 16
+    images, _ = model.sample(2)
+    assert torch.isfinite(images).all()
+
+
+def test_label_smoothing_changes_the_discriminator_loss_in_a_real_run(quiet_trainer_args):
+    # one step, the same seed and batches: D's outputs are the same, and with smoothing s the
+    # real term of L_unl gains s * (softplus(lse) - softplus(-lse)) = s * lse per real image
+    runs = [train(quiet_trainer_args + ["--trainer.logger.init_args.name", f"s{s}"],
+                  ["--model.objective.label_smoothing", s, "--trainer.max_steps", "2"])
+            for s in ("0.0", "0.3")]
+    plain, smoothed = (logged_metrics(run_dir) for _, run_dir in runs)
+    assert smoothed["train/loss_unl"] != pytest.approx(plain["train/loss_unl"], rel=1e-4)
+    assert smoothed["train/loss_lab"] == pytest.approx(plain["train/loss_lab"], rel=1e-6)
