@@ -3,9 +3,9 @@
 A regularizer is a typed component chosen on the command line and appended to the model's
 list, e.g. ``--model.regularizers+=HistoricalAveraging``. It owns its options (a weight and
 its own settings, with defaults in its signature), its checks and a docstring that cites the
-paper and states the formula. Like an objective it only computes tensors: the LightningModule
-adds ``terms["loss"]`` to the loss of :attr:`Regularizer.player` before that player's
-backward pass, and logs the other entries as ``train/<key>``.
+paper and states the formula. Like an objective it only computes tensors: the training step
+(:func:`ssgan.steps.gan_step`) adds ``terms["loss"]`` to the loss of :attr:`Regularizer.player`
+before that player's backward pass, and logs the other entries as ``train/<key>``.
 
 What a term may read besides D's outputs (the :class:`~ssgan.objectives.GANBatch` of the
 step) is in :class:`StepContext`: the networks themselves (a term may run extra forward

@@ -114,3 +114,16 @@ def test_label_smoothing_changes_the_discriminator_loss_in_a_real_run(quiet_trai
     plain, smoothed = (logged_metrics(run_dir) for _, run_dir in runs)
     assert smoothed["train/loss_unl"] != pytest.approx(plain["train/loss_unl"], rel=1e-4)
     assert smoothed["train/loss_lab"] == pytest.approx(plain["train/loss_lab"], rel=1e-6)
+
+
+def test_each_component_lists_its_own_options(capsys):
+    from ssgan.cli import build_cli
+
+    for option, name, expected in (("objective", "LSGAN", ["--objective.a", "--objective.output"]),
+                                   ("networks", "Conv", ["--networks.d_widths", "--networks.dropout"]),
+                                   ("regularizers", "HistoricalAveraging", ["--regularizers.player"])):
+        with pytest.raises(SystemExit):
+            build_cli([f"--model.{option}.help", name])
+        text = capsys.readouterr().out
+        assert all(flag in text for flag in expected), text
+        assert "--objective.gamma" not in text  # BEGAN's option is not LSGAN's
