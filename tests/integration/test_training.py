@@ -14,7 +14,7 @@ from ssgan.evaluation import load_checkpoint, predict
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the learning test's budget: long enough for the GAN's advantage on every split, short
-#: enough for CI (measured gaps at this budget are in the commit that set it)
+#: enough for CI (6 runs of ~20 s on 2 cores)
 LEARNING_EPOCHS = 15
 
 
@@ -124,10 +124,11 @@ def test_training_beats_chance_and_supervised_only_over_three_splits(tmp_path):
         assert same[0] == same[1]
         assert gan["global_step"] == 2 * sup["global_step"]  # two optimizer steps per GAN batch
         assert gan["epochs"] == sup["epochs"] == LEARNING_EPOCHS
-        assert gan["test/acc"] > 0.75, seed  # chance is 0.1
+        assert gan["test/acc"] > 0.85, seed  # chance is 0.1
         gaps.append(gan["test/acc"] - sup["test/acc"])
-    assert min(gaps) > 0, gaps
-    assert sum(gaps) / 3 > 0.05, gaps
+    # measured at 15 epochs: gaps 0.051, 0.062, 0.067 (GAN 0.916, 0.902, 0.918)
+    assert min(gaps) > 0.02, gaps
+    assert sum(gaps) / 3 > 0.04, gaps
 
 
 class _Recorder(pl.Callback):
