@@ -260,8 +260,11 @@ def preflight_checkpoint(path: Path, config) -> dict:
                          "checkpoint such as checkpoints/last.ckpt")
     diffs = _differences(ckpt.get("datamodule_hyper_parameters") or {}, _get(config, "data", {}),
                          RESUME_FREE_DATA_OPTIONS, "data")
-    diffs += _differences(ckpt["hyper_parameters"], _model_options(config),
-                          RESUME_FREE_MODEL_OPTIONS, "model")
+    model_now = _model_options(config)
+    saved_class = ckpt["hyper_parameters"].get("_class_path")
+    if saved_class and model_now.get("_class_path") not in (None, saved_class):
+        diffs.append(f"model {saved_class!r} (now {model_now['_class_path']!r})")
+    diffs += _differences(ckpt["hyper_parameters"], model_now, RESUME_FREE_MODEL_OPTIONS, "model")
     if diffs:
         shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
         config_file = path.parent.parent / "config.yaml"

@@ -34,6 +34,7 @@ def checkpoint(tmp_path_factory):
     return train_tiny(tmp_path_factory.mktemp("eval"))
 
 
+@pytest.mark.slow  # a train.py/evaluate.py subprocess: ~20 s on a loaded 2-core machine
 def test_subprocess_stdout_is_pure_json(checkpoint, tmp_path):
     png = tmp_path / "grid.png"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

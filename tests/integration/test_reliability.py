@@ -365,6 +365,7 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert "Traceback" in err and "error: num_labels" in err
 
 
+@pytest.mark.slow  # a train.py/evaluate.py subprocess: ~20 s on a loaded 2-core machine
 def test_bad_checkpoints_are_refused_and_nothing_is_overwritten(reference, tmp_path, capsys):
     """Corrupt file, other dataset, existing folder: exit 2, one line, every file untouched."""
     _, ref_dir = reference

@@ -62,6 +62,7 @@ def test_saved_config_reruns_the_run_exactly(short_run, tmp_path):
     assert (again_dir / "metrics.json").read_text() == (run_dir / "metrics.json").read_text()
 
 
+@pytest.mark.slow  # a train.py/evaluate.py subprocess: ~20 s on a loaded 2-core machine
 def test_evaluate_py_reproduces_metrics_json(short_run):
     _, run_dir = short_run
     proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"),
