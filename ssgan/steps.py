@@ -157,7 +157,8 @@ def gan_step(parts: GANParts, batch: Sequence[Tensor], opt_d, opt_g, *,
     d_batch = GANBatch(unl, fake, x_unl, x_fake, labeled=lab, y_lab=y_lab, y_fake=y_fake)
     d_terms = parts.d_objective.discriminator_loss(d_batch)
     loss_d = loss_lab + parts.unlabeled_weight * d_terms["loss"]
-    ctx = _context(parts, "discriminator", x_lab, y_lab, x_unl, z, y_fake)
+    # built only for regularizers: a step without any pays nothing for them
+    ctx = parts.regularizers and _context(parts, "discriminator", x_lab, y_lab, x_unl, z, y_fake)
     loss_d = _regularize(parts, "discriminator", loss_d, d_batch, ctx, reg_logs)
     opt_d.zero_grad(set_to_none=True)
     backward(loss_d)
@@ -173,7 +174,7 @@ def gan_step(parts: GANParts, batch: Sequence[Tensor], opt_d, opt_g, *,
         fake = d(x_fake)
         g_batch = GANBatch(real, fake, x_unl2, x_fake, y_fake=y_fake)
         g_terms = parts.g_objective.generator_loss(g_batch)
-        ctx = _context(parts, "generator", x_lab, y_lab, x_unl2, z, y_fake)
+        ctx = parts.regularizers and _context(parts, "generator", x_lab, y_lab, x_unl2, z, y_fake)
         loss_g = _regularize(parts, "generator", g_terms["loss"], g_batch, ctx, reg_logs)
         opt_g.zero_grad(set_to_none=True)
         backward(loss_g)
