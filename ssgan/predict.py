@@ -7,8 +7,9 @@ uint8 (N, H, W) or (N, H, W, C)). Each image gets the checkpoint's own preproces
 the data module at training time, see ``SSLDataModule.state_dict``):
 
 * channels: a colour image given to a grayscale checkpoint, or an ``.npz`` with another channel
-  count, is an error; grayscale image files given to a colour checkpoint are replicated to RGB,
-  as training did for the grayscale files of a mixed folder;
+  count, is an error, unless training converted channels itself (``--data.channels``), in
+  which case they are converted the same way; grayscale image files given to a colour
+  checkpoint are replicated to RGB, as training did for the grayscale files of a mixed folder;
 * size: resized to the training size with the training's filter (Pillow bicubic for image
   folders, antialiased bilinear on tensors for the built-in sets);
 * scaling: ``uint8 / scale`` (255; 16 for ``digits``, whose pixels are 0..16).
@@ -56,6 +57,11 @@ class Preprocessing:
         prep = dict(state.get("preprocessing") or {})
         return cls(classes, shape, float(prep.get("scale", 255)), prep.get("resize"), prep)
 
+    @property
+    def converts_channels(self) -> bool:
+        """Training converted images to its channel count (``--data.channels`` was given)."""
+        return bool((self.extra or {}).get("channels_converted"))
+
     def describe(self) -> dict:
         c, h, w = self.image_shape
         return {"channels": c, "height": h, "width": w, "scale": self.scale,
@@ -75,7 +81,7 @@ def _image_inputs(paths: list[Path], prep: Preprocessing) -> Tensor:
     for p, hd in zip(paths, headers):
         if isinstance(hd, Exception):
             raise hd
-        if c == 1 and hd[0] not in GRAY_MODES:
+        if c == 1 and hd[0] not in GRAY_MODES and not prep.converts_channels:
             raise SSGANError(f"{p} is a colour ({hd[0]}) image but the checkpoint was trained on "
                              "1-channel (grayscale) images; give grayscale images")
     torch_resize = prep.resize == "torch_bilinear_antialias"
@@ -101,10 +107,10 @@ def _npz_inputs(path: Path, prep: Preprocessing) -> Tensor:
     from .data.sources.npz import _read_npz
     x, _ = _read_npz(path, labels=False)
     c, h, w = prep.image_shape
-    if x.shape[1] != c:
+    if x.shape[1] != c and not prep.converts_channels:
         raise SSGANError(f"{path} holds {x.shape[1]}-channel images but the checkpoint was "
                          f"trained on {c}-channel images")
-    x = as_images(x, prep.scale)
+    x = convert_images(as_images(x, prep.scale), channels=c)
     if tuple(x.shape[-2:]) != (h, w):
         x = convert_images(x, h)
     return x

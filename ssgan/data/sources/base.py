@@ -164,7 +164,9 @@ def load_dataset(name: str, data_root: str | os.PathLike = "datasets", download:
     prep = {"scale": 255, "resize": None, **data.preprocessing}
     if resized and prep["resize"] is None:
         prep["resize"] = "torch_bilinear_antialias"
-    data.preprocessing = {**prep, "image_shape": list(data.image_shape)}
+    # with --data.channels, images of other channel counts were converted: predict may too
+    data.preprocessing = {**prep, "image_shape": list(data.image_shape),
+                          "channels_converted": options.get("channels") is not None}
     return data
 
 

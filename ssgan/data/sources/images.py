@@ -83,7 +83,7 @@ def decode_image(path: Path, channels: int, size: Optional[tuple[int, int]] = No
                 im = im.convert(mode)
             if size is not None and im.size != tuple(size):
                 im = im.resize(tuple(size), Image.Resampling.BICUBIC)
-            a = np.asarray(im, dtype=np.uint8)
+            a = np.array(im, dtype=np.uint8)  # a writable copy
     except Exception as e:
         raise image_error(path, e) from None
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
