@@ -138,8 +138,8 @@ def load_image_folder(data_root: Path, download: bool = True, *, image_size: Opt
     if t["skipped"]:
         shown = ", ".join(t["skipped"][:SHOWN_SKIPPED])
         more = f" and {len(t['skipped']) - SHOWN_SKIPPED} more" if len(t["skipped"]) > SHOWN_SKIPPED else ""
-        log(f"warning: image_folder: skipped {len(t['skipped'])} unreadable image(s) in "
-            f"{unlabeled_dir}: {shown}{more}")
+        log(f"warning: image_folder: skipped {len(t['skipped'])} unreadable image(s) of the "
+            f"unlabeled pool in {data_root}: {shown}{more}")
     keep = t["keep"].numpy()
     kinds_kept = np.asarray(kinds)[keep]
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64)[keep])
