@@ -37,6 +37,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
 from .callbacks import RNGState, RunCheckpoint, TrainingGuard
 from .data import SSLDataModule
+from .data.module import DEFAULT_NUM_LABELS
 from .errors import SSGANError
 from .model import SSGAN
 from .runs import RunArtifacts, RunLogger, run_entry_point, version_folders, write_json
@@ -259,8 +260,12 @@ def preflight_checkpoint(path: Path, config) -> dict:
     if "optimizer_states" not in ckpt or "loops" not in ckpt:
         raise SSGANError(f"{path} holds weights only and cannot be resumed; pass a full "
                          "checkpoint such as checkpoints/last.ckpt")
-    diffs = _differences(ckpt.get("datamodule_hyper_parameters") or {}, _get(config, "data", {}),
-                         RESUME_FREE_DATA_OPTIONS, "data")
+    saved_data = dict(ckpt.get("datamodule_hyper_parameters") or {})
+    if saved_data.get("num_labels") == DEFAULT_NUM_LABELS and \
+            _get(config, "data.num_labels") is None:
+        # written when num_labels defaulted to 50 rather than None: the same labeled set
+        saved_data["num_labels"] = None
+    diffs = _differences(saved_data, _get(config, "data", {}), RESUME_FREE_DATA_OPTIONS, "data")
     diffs += _differences(ckpt["hyper_parameters"], _get(config, "model", {}),
                           RESUME_FREE_MODEL_OPTIONS, "model")
     if diffs:
