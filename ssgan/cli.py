@@ -261,10 +261,14 @@ def preflight_checkpoint(path: Path, config) -> dict:
         raise SSGANError(f"{path} holds weights only and cannot be resumed; pass a full "
                          "checkpoint such as checkpoints/last.ckpt")
     saved_data = dict(ckpt.get("datamodule_hyper_parameters") or {})
-    if saved_data.get("num_labels") == DEFAULT_NUM_LABELS and \
-            _get(config, "data.num_labels") is None:
-        # written when num_labels defaulted to 50 rather than None: the same labeled set
-        saved_data["num_labels"] = None
+    if "num_labels" in saved_data:
+        # num_labels None means "the default": compare the sizes of the labeled sets (checkpoints
+        # written when the default was 50 say 50)
+        used = len((ckpt.get(SSLDataModule.__qualname__) or {}).get("labeled_indices") or []) \
+            or DEFAULT_NUM_LABELS
+        saved_n, now_n = saved_data["num_labels"], _get(config, "data.num_labels")
+        same = (used if saved_n is None else saved_n) == (used if now_n is None else now_n)
+        saved_data["num_labels"] = now_n if same else (used if saved_n is None else saved_n)
     diffs = _differences(saved_data, _get(config, "data", {}), RESUME_FREE_DATA_OPTIONS, "data")
     diffs += _differences(ckpt["hyper_parameters"], _get(config, "model", {}),
                           RESUME_FREE_MODEL_OPTIONS, "model")

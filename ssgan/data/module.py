@@ -250,8 +250,8 @@ class SSLDataModule(pl.LightningDataModule):
             For a source with its own unlabeled pool they are carved from the labeled images.
         download: allow downloading missing files.
         eval_batch_size: batch size for validation and test.
-        image_size: resize every image to image_size x image_size (any dataset; image_folder
-            needs it when its images differ in size).
+        image_size: resize every image to image_size x image_size (any dataset; without it
+            image_folder resizes images of mixed sizes to a size it chooses and reports).
         channels: 1 (grayscale) or 3 (RGB): convert the images (default: as stored; for
             image_folder, 1 when every image is grayscale).
         svhn_extra: svhn only: add the 531,131 'extra' images to the training pool.
