@@ -391,7 +391,7 @@ def main(argv: list[str]) -> None:
         logits = predict(model, dm.data.x_test)
         aug["checkpoint_error"] = float((logits.argmax(1) != dm.data.y_test).float().mean())
         aug.update({"checkpoint": str(ns.checkpoint), "dataset": dm.hparams.dataset,
-                    "num_labels": dm.hparams.num_labels, "samples": samples.info})
+                    "num_labels": dm.num_labels_used, "samples": samples.info})
         write_json(Path(ns.out) / "augmentation.json", aug)
         result["augmentation"] = {k: aug[k] for k in ("real", "real+generated", "difference_mean",
                                                       "difference_std", "steps", "seeds")}

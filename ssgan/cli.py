@@ -40,6 +40,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
 from .callbacks import RNGState, RunCheckpoint, TrainingGuard
 from .data import SSLDataModule
+from .data.module import DEFAULT_NUM_LABELS
 from .errors import SSGANError
 from .classifier import ClassifierModule
 from .model import SSGAN
@@ -97,6 +98,7 @@ class SSGANCLI(LightningCLI):
     # -- checks before anything is built or written ------------------------------------------
     def before_instantiate_classes(self) -> None:
         check_trainer_options(self.config)
+        apply_default_root_dir(self.config)
         strategy = _get(self.config, "trainer.strategy")
         if isinstance(strategy, str) and strategy in DDP_FIND_UNUSED:
             self.config["trainer.strategy"] = DDP_FIND_UNUSED[strategy]
@@ -129,6 +131,23 @@ def check_trainer_options(config) -> None:
     if _get(config, "trainer.use_distributed_sampler", False):
         raise SSGANError("trainer.use_distributed_sampler must stay false: the SSL sampler shards "
                          "the training stream over the processes itself")
+
+
+DEFAULT_SAVE_DIR = "runs"
+
+
+def apply_default_root_dir(config) -> None:
+    """``--trainer.default_root_dir DIR`` moves the default logger's ``save_dir`` there, so that
+    run folders (``DIR/ssgan/version_N``: logs, checkpoints, ``metrics.json``) and
+    ``--ckpt_path last`` follow it, as Lightning users expect. An explicit
+    ``--trainer.logger.init_args.save_dir`` other than the default ``runs`` wins."""
+    root = _get(config, "trainer.default_root_dir")
+    loc = _logger_location(config)
+    if root is None or loc is None:
+        return
+    init = loc[2]
+    if str(init.save_dir) == DEFAULT_SAVE_DIR:
+        init.save_dir = str(root)
 
 
 def _logger_location(config) -> Optional[tuple[Path, Any, Any]]:
@@ -258,8 +277,16 @@ def preflight_checkpoint(path: Path, config) -> dict:
     if "optimizer_states" not in ckpt or "loops" not in ckpt:
         raise SSGANError(f"{path} holds weights only and cannot be resumed; pass a full "
                          "checkpoint such as checkpoints/last.ckpt")
-    diffs = _differences(ckpt.get("datamodule_hyper_parameters") or {}, _get(config, "data", {}),
-                         RESUME_FREE_DATA_OPTIONS, "data")
+    saved_data = dict(ckpt.get("datamodule_hyper_parameters") or {})
+    if "num_labels" in saved_data:
+        # num_labels None means "the default": compare the sizes of the labeled sets (checkpoints
+        # written when the default was 50 say 50)
+        used = len((ckpt.get(SSLDataModule.__qualname__) or {}).get("labeled_indices") or []) \
+            or DEFAULT_NUM_LABELS
+        saved_n, now_n = saved_data["num_labels"], _get(config, "data.num_labels")
+        same = (used if saved_n is None else saved_n) == (used if now_n is None else now_n)
+        saved_data["num_labels"] = now_n if same else (used if saved_n is None else saved_n)
+    diffs = _differences(saved_data, _get(config, "data", {}), RESUME_FREE_DATA_OPTIONS, "data")
     model_now = _model_options(config)
     saved_class = ckpt["hyper_parameters"].get("_class_path")
     if saved_class and model_now.get("_class_path") not in (None, saved_class):
@@ -278,7 +305,8 @@ def preflight_checkpoint(path: Path, config) -> dict:
 TRAINER_DEFAULTS = {
     "max_epochs": 200,  # the digits default: about 80 s of training on 2 CPU cores
     # flushing every step costs nothing: metrics are logged once per epoch
-    "logger": lazy_instance(RunLogger, save_dir="runs", name="ssgan", flush_logs_every_n_steps=1),
+    "logger": lazy_instance(RunLogger, save_dir=DEFAULT_SAVE_DIR, name="ssgan",
+                            flush_logs_every_n_steps=1),
     "log_every_n_steps": 50,
     "num_sanity_val_steps": 0,
     "use_distributed_sampler": False,  # the SSL sampler shards itself
@@ -308,13 +336,15 @@ def fit_and_test(cli: SSGANCLI) -> dict:
     train_seconds = time.perf_counter() - start
     metrics: dict = {}
     test_seconds = None
-    if cli.config.get("test", True):
+    if cli.config.get("test", True) and dm.has_test:
         start = time.perf_counter()
         results = trainer.test(model, datamodule=dm, verbose=False)
         test_seconds = time.perf_counter() - start
         metrics.update({k: float(v) for k, v in results[0].items()})
     metrics.update({"epochs": trainer.current_epoch, "global_step": trainer.global_step,
-                    "num_labels": dm.hparams.num_labels, "dataset": dm.hparams.dataset})
+                    "num_labels": dm.num_labels_used, "dataset": dm.hparams.dataset})
+    if not dm.has_test:
+        metrics["test_split"] = "none: the dataset has no test split, so no test error"
     timing = {"train_seconds": round(train_seconds, 3),
               "test_seconds": None if test_seconds is None else round(test_seconds, 3),
               "resumed_from": ckpt_path, "processes": trainer.world_size,

@@ -13,6 +13,9 @@ Sub-commands:
 
     python evaluate.py sweep ...     accuracy against labeled-set size (see sweep --help)
     python evaluate.py augment ...   export labeled generated samples (see augment --help)
+    python evaluate.py predict ...   class probabilities of new images, as CSV (predict --help)
+    python evaluate.py suggest ...   which unlabeled images to label next (suggest --help)
+    python evaluate.py export ...    a torch.export classifier that needs only torch (export --help)
 
 Further sub-commands are registered in :data:`COMMANDS` (name -> main(argv))."""
 
@@ -39,8 +42,26 @@ def _augment_main(args: list[str]) -> None:
     main(args)
 
 
+def _predict_main(args: list[str]) -> None:
+    from .predict import main
+    main(args)
+
+
+def _suggest_main(args: list[str]) -> None:
+    from .suggest import main
+    main(args)
+
+
+def _export_main(args: list[str]) -> None:
+    from .export import main
+    main(args)
+
+
 COMMANDS["sweep"] = _sweep_main
 COMMANDS["augment"] = _augment_main
+COMMANDS["predict"] = _predict_main
+COMMANDS["suggest"] = _suggest_main
+COMMANDS["export"] = _export_main
 
 
 def evaluate_main(args: list[str]) -> None:

@@ -53,13 +53,25 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[ClassifierMod
     return model.eval(), ckpt
 
 
+def data_state(ckpt: dict) -> dict:
+    """What the data module saved in the checkpoint (classes, image shape, preprocessing, the
+    absolute data root; see ``SSLDataModule.state_dict``); empty for older checkpoints."""
+    return ckpt.get(SSLDataModule.__qualname__) or {}
+
+
 def datamodule_from_checkpoint(ckpt: dict, data_root: Optional[str] = None) -> SSLDataModule:
+    """The checkpoint's data module, its split set up. Without ``data_root`` the saved one is
+    used; when it was relative and is not found from here, the absolute path recorded at
+    training time is tried."""
     params = inspect.signature(SSLDataModule.__init__).parameters
     hp = {k: v for k, v in (ckpt.get("datamodule_hyper_parameters") or {}).items() if k in params}
     if not hp:
         raise SSGANError("the checkpoint does not record its dataset; pass a .ckpt written by train.py")
     if data_root is not None:
         hp["data_root"] = data_root
+    elif not Path(hp.get("data_root", "datasets")).expanduser().exists() and \
+            data_state(ckpt).get("data_root"):
+        hp["data_root"] = data_state(ckpt)["data_root"]
     dm = SSLDataModule(**hp)
     dm.setup("test")
     return dm
@@ -116,10 +128,14 @@ def evaluate_checkpoint(path: str | Path, data_root: Optional[str] = None, *,
     if tuple(dm.image_shape) != tuple(model.hparams.image_shape):
         raise SSGANError(f"the checkpoint expects images of shape {tuple(model.hparams.image_shape)} "
                          f"but {dm.hparams.dataset} has {tuple(dm.image_shape)}")
+    if not dm.has_test:
+        raise SSGANError(f"{dm.hparams.dataset} in {dm.hparams.data_root} has no test split to "
+                         "evaluate on; add a test/ folder (or test.npz), or label images with "
+                         "evaluate.py predict")
     logits = predict(model, dm.data.x_test)
     out = classification_metrics(logits, dm.data.y_test, model.hparams.num_classes)
     report = classification_report(logits, dm.data.y_test, dm.data.classes)
-    out.update({"dataset": dm.hparams.dataset, "num_labels": dm.hparams.num_labels,
+    out.update({"dataset": dm.hparams.dataset, "num_labels": dm.num_labels_used,
                 "checkpoint": str(path), "classes": dm.data.classes,
                 "per_class_precision": [round(report[str(c)]["precision"], 6) for c in dm.data.classes],
                 "per_class_recall": [round(report[str(c)]["recall"], 6) for c in dm.data.classes],

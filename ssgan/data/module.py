@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -21,7 +22,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import SSGANError, check_positive
-from .sources import ImageData, check_options, get_source, load_dataset, source_image_shape
+from .sources import (UNLABELED, ImageData, check_options, get_source, load_dataset, log,
+                      source_image_shape)
+
+#: labeled images of a fully labeled (benchmark) source when --data.num_labels is not given
+DEFAULT_NUM_LABELS = 50
 
 
 def select_labeled(y: np.ndarray, num_labels: int, num_classes: int, seed_data: int, *,
@@ -53,7 +58,11 @@ def carve_validation(y: np.ndarray, val_size: int, seed_data: int) -> tuple[np.n
     if val_size >= len(y):
         raise SSGANError(f"val_size={val_size} must be smaller than the {len(y)} training images")
     from sklearn.model_selection import train_test_split
-    tr, va = train_test_split(idx, test_size=val_size, stratify=y, random_state=seed_data)
+    try:
+        tr, va = train_test_split(idx, test_size=val_size, stratify=y, random_state=seed_data)
+    except ValueError as e:  # e.g. a class with one image cannot be split stratified
+        raise SSGANError(f"val_size={val_size}: cannot carve a stratified validation split "
+                         f"from {len(y)} images: {' '.join(str(e).split())}") from None
     return np.sort(tr), np.sort(va)
 
 
@@ -109,8 +118,11 @@ class SSLBatchSampler(Sampler):
             self.sampler.load_state_dict(state)
 
     def __init__(self, labeled: Tensor, unlabeled: Tensor, batch_size: int,
-                 labeled_batch_size: int, seed: int = 0):
+                 labeled_batch_size: int, seed: int = 0,
+                 labeled_classes: Optional[Tensor] = None):
         self.labeled, self.unlabeled = labeled, unlabeled
+        # given for an imbalanced labeled set: each labeled batch then draws the classes equally
+        self.labeled_classes = labeled_classes
         self.batch_size, self.labeled_batch_size = batch_size, labeled_batch_size
         self.seed, self.epoch = seed, 0
         self.rank, self.world_size = 0, 1
@@ -140,6 +152,22 @@ class SSLBatchSampler(Sampler):
         reps = math.ceil(n / len(pool))
         return torch.cat([pool[torch.randperm(len(pool), generator=g)] for _ in range(reps)])[:n]
 
+    def _class_balanced(self, steps: int, g: torch.Generator) -> Tensor:
+        """``(steps, labeled_batch_size)`` labeled indices in which every batch starts with a
+        random permutation of the classes (repeated to fill it), so each batch holds every class
+        (when it has room for them) about equally often; within a class the images are
+        re-permuted and tiled, so a class's images are seen equally often."""
+        classes = torch.unique(self.labeled_classes)
+        bl = self.labeled_batch_size
+        order = torch.stack([self._tiled(torch.arange(len(classes)), bl, g) for _ in range(steps)])
+        order = order.view(-1)
+        out = torch.empty(len(order), dtype=self.labeled.dtype)
+        for k, c in enumerate(classes):
+            slots = (order == k).nonzero().squeeze(1)
+            members = self.labeled[self.labeled_classes == c]
+            out[slots] = self._tiled(members, len(slots), g)
+        return out.view(steps, bl)
+
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "steps_done": self.steps_done, "seed": self.seed,
                 "world_size": self.world_size, "global_steps": self.global_steps}
@@ -159,7 +187,10 @@ class SSLBatchSampler(Sampler):
         n, b, bl = self.global_steps, self.batch_size, self.labeled_batch_size
         unl_d = self._tiled(self.unlabeled, n * b, g).view(n, b)
         unl_g = self._tiled(self.unlabeled, n * b, g).view(n, b)
-        lab = self._tiled(self.labeled, n * bl, g).view(n, bl)
+        if self.labeled_classes is None:
+            lab = self._tiled(self.labeled, n * bl, g).view(n, bl)
+        else:
+            lab = self._class_balanced(n, g)
         skip = 0
         if self._resume is not None:
             epoch, done = self._resume
@@ -207,16 +238,20 @@ class SSLDataModule(pl.LightningDataModule):
         dataset: a registered source: digits, fashion_mnist, mnist, svhn, cifar10,
             image_folder, npz (datasets/README.md says where each is looked for).
         data_root: where files are looked for and downloaded to.
-        num_labels: labeled images, class-balanced (num_labels / K per class).
+        num_labels: labeled images, class-balanced (num_labels / K per class). Default: 50
+            for a fully labeled source (the benchmarks); every labeled image for a source
+            with its own unlabeled pool (image_folder's labeled/ + unlabeled/, npz with
+            unlabeled.npz), where a number subsamples the user's labeled set.
         seed_data: seed of the labeled (and validation) split, independent of the training seed.
         batch_size: unlabeled images per step (for D, and again for G).
         labeled_batch_size: labeled images per step (default: batch_size).
         exclude_labeled: keep the labeled images out of the unlabeled pool.
         val_size: images carved (stratified) from the training set for validation; 0 = none.
+            For a source with its own unlabeled pool they are carved from the labeled images.
         download: allow downloading missing files.
         eval_batch_size: batch size for validation and test.
-        image_size: resize every image to image_size x image_size (any dataset; image_folder
-            needs it when its images differ in size).
+        image_size: resize every image to image_size x image_size (any dataset; without it
+            image_folder resizes images of mixed sizes to a size it chooses and reports).
         channels: 1 (grayscale) or 3 (RGB): convert the images (default: as stored; for
             image_folder, 1 when every image is grayscale).
         svhn_extra: svhn only: add the 531,131 'extra' images to the training pool.
@@ -225,7 +260,8 @@ class SSLDataModule(pl.LightningDataModule):
         augment_flip: training batches only: mirror a random half of each batch left-right.
     """
 
-    def __init__(self, dataset: str = "digits", data_root: str = "datasets", num_labels: int = 50,
+    def __init__(self, dataset: str = "digits", data_root: str = "datasets",
+                 num_labels: Optional[int] = None,
                  seed_data: int = 1, batch_size: int = 100, labeled_batch_size: Optional[int] = None,
                  exclude_labeled: bool = False, val_size: int = 0, download: bool = True,
                  eval_batch_size: int = 1000, image_size: Optional[int] = None,
@@ -239,12 +275,14 @@ class SSLDataModule(pl.LightningDataModule):
         check_positive("data.val_size", val_size, allow_zero=True)
         check_positive("data.augment_translate", augment_translate, allow_zero=True)
         check_options(dataset, self._source_options(image_size, channels, svhn_extra))
-        if self.source.num_classes and num_labels % self.source.num_classes:
+        wanted = DEFAULT_NUM_LABELS if num_labels is None else num_labels
+        if self.source.num_classes and wanted % self.source.num_classes:
             # fail before any data is read
-            select_labeled(np.zeros(0, dtype=np.int64), num_labels, self.source.num_classes, 0)
+            select_labeled(np.zeros(0, dtype=np.int64), wanted, self.source.num_classes, 0)
         self.save_hyperparameters()
         self.data: Optional[ImageData] = None
         self.labeled_indices: Optional[np.ndarray] = None
+        self.balanced_labeled_classes: Optional[Tensor] = None
         if self.source.image_shape is None or self.source.num_classes is None:
             # the model needs the shape now: read the files here, where a user error surfaces
             # as itself (inside the CLI's argument links it would come wrapped in a ValueError)
@@ -284,11 +322,70 @@ class SSLDataModule(pl.LightningDataModule):
             return
         hp, data = self.hparams, self._load()
         y = data.y_train.numpy()
-        train_idx, val_idx = carve_validation(y, hp.val_size, hp.seed_data)
-        lab = train_idx[select_labeled(y[train_idx], hp.num_labels, data.num_classes, hp.seed_data,
-                                       classes=data.classes)]
+        if data.user_labeled:
+            # the user's labeled set: validation is carved from it, and it is used whole unless
+            # num_labels subsamples it
+            labeled = np.flatnonzero(y != UNLABELED)
+            keep, val = carve_validation(y[labeled], hp.val_size, hp.seed_data)
+            val_idx = labeled[val]
+            train_idx = np.setdiff1d(np.arange(len(y)), val_idx)
+            lab = labeled[keep]
+            if hp.num_labels is not None:
+                lab = lab[select_labeled(y[lab], hp.num_labels, data.num_classes, hp.seed_data,
+                                         classes=data.classes)]
+        else:
+            train_idx, val_idx = carve_validation(y, hp.val_size, hp.seed_data)
+            num_labels = DEFAULT_NUM_LABELS if hp.num_labels is None else hp.num_labels
+            lab = train_idx[select_labeled(y[train_idx], num_labels, data.num_classes,
+                                           hp.seed_data, classes=data.classes)]
         unl = np.setdiff1d(train_idx, lab) if hp.exclude_labeled else train_idx
         self.labeled_indices, self.val_indices, self.unlabeled_indices = lab, val_idx, unl
+        self._describe_split(y)
+
+    def _describe_split(self, y: np.ndarray) -> None:
+        """One line each: the labeled set and its sampling, and the missing test split."""
+        data, lab = self.data, self.labeled_indices
+        counts = np.bincount(y[lab], minlength=data.num_classes)
+        missing = [data.classes[c] for c in np.flatnonzero(counts == 0)]
+        if missing:
+            raise SSGANError(f"no labeled training image in class(es) {', '.join(missing)}; "
+                             "label some or lower --data.val_size")
+        if counts.min() != counts.max():
+            self.balanced_labeled_classes = torch.as_tensor(y[lab])
+            bl = self.hparams.labeled_batch_size or self.hparams.batch_size
+            log(f"labeled classes are imbalanced ({counts.min()} to {counts.max()} images per "
+                f"class): each labeled batch of {bl} draws the {data.num_classes} classes equally "
+                "often (class-balanced sampling; the images of small classes repeat more often)")
+        if data.user_labeled:
+            log(f"{len(lab)} labeled images, {len(self.unlabeled_indices)} in the unlabeled pool "
+                f"({int((y == UNLABELED).sum())} without a label)")
+        if not data.has_test:
+            log(f"{self.hparams.dataset}: no test split in {self.hparams.data_root}, so no test "
+                "error is computed" + ("" if len(self.val_indices) else
+                                      "; --data.val_size N validates on N labeled images"))
+
+    @property
+    def has_test(self) -> bool:
+        return self._load().has_test
+
+    @property
+    def num_labels_used(self) -> int:
+        """The size of the labeled set (``num_labels`` resolved)."""
+        self.setup()
+        return len(self.labeled_indices)
+
+    def pool_only_indices(self) -> np.ndarray:
+        """Training images of the unlabeled pool that are not in the labeled set: what
+        ``evaluate.py predict --unlabeled`` labels and ``suggest`` chooses from."""
+        self.setup()
+        return np.setdiff1d(self.unlabeled_indices, self.labeled_indices)
+
+    def train_name(self, i: int) -> str:
+        """Where training image ``i`` came from: its path, or ``DATASET:train[i]``."""
+        names = self.data.train_names
+        if names is None:
+            return f"{self.hparams.dataset}:train[{i}]"
+        return str(Path(os.path.expanduser(self.hparams.data_root)) / names[i])
 
     # -- loaders -------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
@@ -298,7 +395,8 @@ class SSLDataModule(pl.LightningDataModule):
         seed = self.__dict__.setdefault("_sampler_seed", torch.initial_seed())
         sampler = SSLBatchSampler(torch.as_tensor(self.labeled_indices),
                                   torch.as_tensor(self.unlabeled_indices), hp.batch_size,
-                                  hp.labeled_batch_size or hp.batch_size, seed=seed)
+                                  hp.labeled_batch_size or hp.batch_size, seed=seed,
+                                  labeled_classes=self.balanced_labeled_classes)
         trainer = self.trainer
         if trainer is not None and trainer.world_size > 1:
             sampler.set_distributed(trainer.global_rank, trainer.world_size)
@@ -333,20 +431,32 @@ class SSLDataModule(pl.LightningDataModule):
         idx = torch.as_tensor(self.val_indices)
         return self._eval_loader(self.data.x_train[idx], self.data.y_train[idx])
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self):
+        if not self.data.has_test:
+            return []
         return self._eval_loader(self.data.x_test, self.data.y_test)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def labeled_record(self) -> dict:
         """The labeled split, as written to ``labeled_indices.json``."""
         lab = self.labeled_indices
-        return {"dataset": self.hparams.dataset, "num_labels": self.hparams.num_labels,
+        return {"dataset": self.hparams.dataset, "num_labels": len(lab),
                 "seed_data": self.hparams.seed_data, "indices": [int(i) for i in lab],
                 "labels": [int(v) for v in self.data.y_train[torch.as_tensor(lab)]]}
 
     def state_dict(self) -> dict:
-        return {"labeled_indices": None if self.labeled_indices is None
-                else [int(i) for i in self.labeled_indices]}
+        """Saved in checkpoints: the labeled split, and what ``evaluate.py predict``,
+        ``suggest`` and ``export`` need to treat new images as training did."""
+        state = {"labeled_indices": None if self.labeled_indices is None
+                 else [int(i) for i in self.labeled_indices]}
+        if self.data is not None:
+            root = Path(os.path.expanduser(self.hparams.data_root))
+            state.update({"classes": list(self.data.classes),
+                          "image_shape": list(self.data.image_shape),
+                          "preprocessing": dict(self.data.preprocessing),
+                          "dataset": self.hparams.dataset, "data_root": str(root.resolve()),
+                          "has_test": self.data.has_test})
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         saved = state.get("labeled_indices")
