@@ -308,10 +308,12 @@ def fit_and_test(cli: SSGANCLI) -> dict:
                         "stop_message": str(stop)})
         if stop.checkpoint:
             evaluated, test_ckpt = "last good checkpoint", stop.checkpoint
-            saved = torch.load(test_ckpt, map_location="cpu", weights_only=False)
-            metrics.update({"evaluated_epoch": saved.get("epoch"),
-                            "evaluated_global_step": saved.get("global_step")})
-            del saved
+            if "://" not in str(test_ckpt):  # a remote checkpoint is only read by Lightning
+                saved = torch.load(test_ckpt, map_location="cpu", weights_only=False)
+                # "epoch" is the 0-based epoch in which the checkpoint was written
+                metrics.update({"evaluated_epoch": saved.get("epoch"),
+                                "evaluated_global_step": saved.get("global_step")})
+                del saved
         elif stop.reason == "collapse":
             # D's weights are finite; a collapsed G does not make its classifier useless
             evaluated = "final weights"
