@@ -263,3 +263,25 @@ def test_negative_weight_is_rejected():
     for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency):
         with pytest.raises(SSGANError, match="weight"):
             cls(weight=-1.0)
+
+
+def test_chosen_by_name_on_the_command_line_with_their_defaults():
+    """As LightningCLI will parse ``--model.regularizers+=Name``: each class is found by its
+    name, takes its typed options, and keeps its own defaults otherwise."""
+    from jsonargparse import ArgumentParser
+
+    from ssgan.regularizers import Regularizer
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--regs", type=list[Regularizer], default=[])
+    cfg = parser.parse_args(["--regs+=EntropyMinimization", "--regs+=ManifoldRegularization",
+                             "--regs.eps", "5", "--regs+=Consistency", "--regs.teacher", "true",
+                             "--regs+=PullAway", "--regs.weight", "0.5"])
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
+    regs = instantiate(cfg).regs
+    assert [type(r) for r in regs] == [EntropyMinimization, ManifoldRegularization, Consistency,
+                                       PullAway]
+    assert regs[0].weight == 0.1 and (regs[1].weight, regs[1].eps, regs[1].eta) == (1e-3, 5.0, 1.0)
+    assert regs[2].teacher is True and regs[3].weight == 0.5
+    assert [r.player for r in regs] == ["discriminator", "discriminator", "discriminator",
+                                        "generator"]
