@@ -25,10 +25,22 @@ from .errors import SSGANError, check_positive
 
 
 class TrainingStopped(SSGANError):
-    """The training guard stopped the run (divergence or collapse). Exit code 3."""
+    """The training guard stopped the run (divergence or collapse). Exit code 3.
+
+    ``reason`` is ``"divergence"`` or ``"collapse"``, ``epoch``/``batch`` where it was noticed
+    (0-based), ``checkpoint`` the last good ``last.ckpt`` (None when none had been written).
+    ``train.py`` still tests the last good weights and writes ``metrics.json`` before it
+    exits; it then sets ``metrics`` and ``run_dir`` here (see :func:`ssgan.cli.fit_and_test`)."""
 
     exit_code = 3
     same_on_all_ranks = True  # the guard's decision is reduced over all processes
+
+    def __init__(self, message: str, reason: str = "", epoch: Optional[int] = None,
+                 batch: Optional[int] = None, checkpoint: Optional[str] = None):
+        super().__init__(message)
+        self.reason, self.epoch, self.batch, self.checkpoint = reason, epoch, batch, checkpoint
+        self.metrics: Optional[dict] = None
+        self.run_dir = None
 
 
 def _is_local(path: str) -> bool:
@@ -176,7 +188,8 @@ class TrainingGuard(Callback):
     back (one host sync, plus one all-reduce under DDP, so that every process stops together)
     and the diversity of the latest batch of samples is measured. Weights that produced a
     non-finite loss are never written, and while the samples look collapsed ``last.ckpt`` is
-    left as it is. A stopped run exits with code 3 and keeps its last good ``last.ckpt``.
+    left as it is. A stopped run keeps its last good ``last.ckpt``; ``train.py`` tests it, writes
+    ``metrics.json`` with the stop reason and exits with code 3.
 
     Args:
         stop_on_nonfinite: stop when a loss (or a generated pixel) is NaN or infinite.
@@ -263,7 +276,7 @@ class TrainingGuard(Callback):
         if self.stop_on_nonfinite:
             for flag, (epoch, batch_idx) in zip(bad_flags, where):
                 if flag > 0:
-                    self._stop(trainer, f"training diverged: a loss became NaN or infinite at epoch "
+                    self._stop(trainer, "divergence", epoch, batch_idx, f"training diverged: a loss became NaN or infinite at epoch "
                                         f"{epoch}, batch {batch_idx}",
                                "lower --model.lr, or turn the check off with --guard.stop_on_nonfinite false")
         if self.min_diversity > 0 and div_value == div_value:  # NaN: no samples to measure
@@ -271,7 +284,7 @@ class TrainingGuard(Callback):
                 self.streak += len(pending)
                 if self.streak >= self.collapse_batches:
                     epoch, batch_idx = where[-1]
-                    self._stop(trainer, f"generator collapse: the diversity of its samples stayed "
+                    self._stop(trainer, "collapse", epoch, batch_idx, f"generator collapse: the diversity of its samples stayed "
                                         f"below --guard.min_diversity {self.min_diversity} for "
                                         f"{self.streak} batches (last {div_value:.2g} at epoch "
                                         f"{epoch}, batch {batch_idx})",
@@ -281,15 +294,18 @@ class TrainingGuard(Callback):
                 self.streak = 0
                 self._warned_streak = False
 
-    def _stop(self, trainer: pl.Trainer, what: str, hint: str) -> None:
-        kept = ""
+    def _stop(self, trainer: pl.Trainer, reason: str, epoch: int, batch_idx: int, what: str,
+              hint: str) -> None:
+        kept = None
         for cb in trainer.checkpoint_callbacks:
             path = getattr(cb, "last_model_path", "")
             if path and (not _is_local(path) or os.path.isfile(path)):
-                kept = f"; the last good checkpoint is kept: {path}"
+                kept = path
                 break
-        raise TrainingStopped(f"{what}; run stopped{kept or ' (no checkpoint had been written yet)'}"
-                              f". {hint}")
+        where = (f"; the last good checkpoint is kept: {kept}" if kept
+                 else " (no checkpoint had been written yet)")
+        raise TrainingStopped(f"{what}; run stopped{where}. {hint}", reason=reason, epoch=epoch,
+                              batch=batch_idx, checkpoint=kept)
 
     def state_dict(self) -> dict:
         return {"streak": self.streak}

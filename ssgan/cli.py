@@ -318,7 +318,17 @@ def fit_and_test(cli: SSGANCLI) -> dict:
     """Train, test the final weights and write ``metrics.json`` and ``timing.json``.
 
     Returns the metrics plus ``train_seconds`` (wall clock, which is kept out of
-    ``metrics.json`` so that the file is reproducible)."""
+    ``metrics.json`` so that the file is reproducible).
+
+    A run stopped by the training guard still gets its result: the last good checkpoint is
+    tested (for a collapse without any checkpoint, the final weights, which are finite), and
+    ``metrics.json`` records ``stop_reason`` (``divergence`` or ``collapse``), ``stop_epoch``,
+    ``stop_message`` and which weights were tested (``evaluated``, ``evaluated_epoch``,
+    ``evaluated_global_step``). The :class:`~ssgan.callbacks.TrainingStopped` error is then
+    raised again, carrying the metrics and the run folder, so that ``train.py`` still exits
+    with code 3 and a caller (a sweep) can record the row."""
+    from .callbacks import TrainingStopped
+
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     ckpt_path = cli.config.get("ckpt_path")
     if trainer.local_rank == 0:
@@ -332,17 +342,40 @@ def fit_and_test(cli: SSGANCLI) -> dict:
         # that would otherwise each pick the next free version
         _ = logger.version
     start = time.perf_counter()
-    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    stop: Optional[TrainingStopped] = None
+    try:
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    except TrainingStopped as e:
+        stop = e
     train_seconds = time.perf_counter() - start
     metrics: dict = {}
+    counters = {"epochs": trainer.current_epoch, "global_step": trainer.global_step}
+    evaluated, test_ckpt = None, None
+    if stop is not None:
+        metrics.update({"stop_reason": stop.reason, "stop_epoch": stop.epoch,
+                        "stop_message": str(stop)})
+        if stop.checkpoint:
+            evaluated, test_ckpt = "last good checkpoint", stop.checkpoint
+            if "://" not in str(test_ckpt):  # a remote checkpoint is only read by Lightning
+                saved = torch.load(test_ckpt, map_location="cpu", weights_only=False)
+                # "epoch" is the 0-based epoch in which the checkpoint was written
+                metrics.update({"evaluated_epoch": saved.get("epoch"),
+                                "evaluated_global_step": saved.get("global_step")})
+                del saved
+        elif stop.reason == "collapse":
+            # D's weights are finite; a collapsed G does not make its classifier useless
+            evaluated = "final weights"
+            metrics.update({"evaluated_epoch": counters["epochs"],
+                            "evaluated_global_step": counters["global_step"]})
+        metrics["evaluated"] = evaluated
     test_seconds = None
-    if cli.config.get("test", True) and dm.has_test:
+    if cli.config.get("test", True) and dm.has_test and (stop is None or evaluated):
         start = time.perf_counter()
-        results = trainer.test(model, datamodule=dm, verbose=False)
+        results = trainer.test(model, datamodule=dm, verbose=False, ckpt_path=test_ckpt)
         test_seconds = time.perf_counter() - start
         metrics.update({k: float(v) for k, v in results[0].items()})
-    metrics.update({"epochs": trainer.current_epoch, "global_step": trainer.global_step,
-                    "num_labels": dm.num_labels_used, "dataset": dm.hparams.dataset})
+    metrics.update({**counters, "num_labels": dm.num_labels_used,
+                    "dataset": dm.hparams.dataset})
     if not dm.has_test:
         metrics["test_split"] = "none: the dataset has no test split, so no test error"
     timing = {"train_seconds": round(train_seconds, 3),
@@ -356,9 +389,17 @@ def fit_and_test(cli: SSGANCLI) -> dict:
         write_json(run_dir / "metrics.json", metrics)
         write_json(run_dir / "timing.json", timing)
         if "test/acc" in metrics:
-            print(f"test accuracy: {metrics['test/acc']:.4f}")
+            tested = f" ({evaluated})" if evaluated else ""
+            print(f"test accuracy{tested}: {metrics['test/acc']:.4f}")
         print(f"run folder: {run_dir}")
-    return {**metrics, "train_seconds": timing["train_seconds"]}
+    result = {**metrics, "train_seconds": timing["train_seconds"]}
+    if stop is not None:
+        tested = (f"; test error of the {evaluated}: {metrics['test/error']:.4f}"
+                  if "test/error" in metrics else "; nothing could be tested")
+        stop.args = (f"{stop}{tested} (in {run_dir / 'metrics.json'})",)
+        stop.metrics, stop.run_dir = result, run_dir
+        raise stop
+    return result
 
 
 @contextlib.contextmanager

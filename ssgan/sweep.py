@@ -18,15 +18,23 @@ class-balanced labeled split, ``--data.seed_data``, and the initialisation seed,
 Files in DIR:
 
 * ``results.csv``: one row per (method, labels, seed): ``method, labels, seed, error,
-  accuracy, train_seconds``, appended (and flushed) as each run finishes. Running the same
-  command again skips the rows already there, so an interrupted sweep resumes where it
-  stopped; more labels or seeds can be added to a finished sweep the same way;
+  accuracy, train_seconds, stop_reason``, appended (and flushed) as each run finishes. Running
+  the same command again skips the rows already there, so an interrupted sweep resumes where
+  it stopped; more labels or seeds can be added to a finished sweep the same way;
+* a run stopped by the training guard (``--guard.*``) keeps its row: the error of its last good
+  checkpoint (``train.py`` tests it), with ``stop_reason`` saying why and when (e.g.
+  ``collapse at epoch 186``). A run that fails without a result (an exception, or a divergence
+  before any checkpoint) gets a row with error ``nan`` and ``failed: ...``; the sweep goes on
+  with the other rows, exits with an error at the end, and retries those rows when run again;
 * ``summary.csv`` / ``summary.md``: error mean and sample std (ddof=1) over seeds per
-  (method, labels);
+  (method, labels), from the rows with a result; ``summary.md`` lists the stopped and failed
+  runs;
 * ``error_vs_labels.png``: error against labels (log x axis), one line per method, +-1 std bands;
 * ``sweep.json``: the settings; a re-run with different settings is refused;
 * ``splits/labels{N}_seed{S}.json``: the labeled indices used by all three methods;
-* ``runs/<method>/labels{N}_seed{S}/``: the ``train.py`` run folders.
+* ``runs/<method>/labels{N}_seed{S}/``: the ``train.py`` run folders (with ``--no-checkpoints``
+  the checkpoint is written during the run, for the guard's last good weights, and deleted
+  after it).
 
 A single progress bar (stderr) covers the whole sweep, with an ETA.
 """
@@ -54,7 +62,9 @@ import numpy as np
 from .errors import SSGANError, check_choice
 from .runs import write_json
 
-COLUMNS = ["method", "labels", "seed", "error", "accuracy", "train_seconds"]
+COLUMNS = ["method", "labels", "seed", "error", "accuracy", "train_seconds", "stop_reason"]
+#: the columns of results.csv before stopped runs were recorded; such files are still read
+OLD_COLUMNS = COLUMNS[:-1]
 SUPERVISED = "supervised"
 LABEL_SPREADING = "label_spreading"
 METHOD_KINDS = ("ssgan", SUPERVISED, LABEL_SPREADING)
@@ -175,7 +185,7 @@ def read_results(path: Path) -> list[dict]:
     rows = []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames != COLUMNS:
+        if reader.fieldnames not in (COLUMNS, OLD_COLUMNS):
             raise SSGANError(f"{path} does not have the columns {','.join(COLUMNS)}; "
                              "use another --out")
         for raw in reader:
@@ -183,7 +193,8 @@ def read_results(path: Path) -> list[dict]:
                 rows.append({"method": raw["method"], "labels": int(raw["labels"]),
                              "seed": int(raw["seed"]), "error": float(raw["error"]),
                              "accuracy": float(raw["accuracy"]),
-                             "train_seconds": float(raw["train_seconds"])})
+                             "train_seconds": float(raw["train_seconds"]),
+                             "stop_reason": raw.get("stop_reason") or ""})
             except (TypeError, ValueError, KeyError):
                 continue
     return rows
@@ -191,7 +202,12 @@ def read_results(path: Path) -> list[dict]:
 
 def _format_row(row: dict) -> list[str]:
     return [row["method"], str(row["labels"]), str(row["seed"]), f"{row['error']:.6f}",
-            f"{row['accuracy']:.6f}", f"{row['train_seconds']:.3f}"]
+            f"{row['accuracy']:.6f}", f"{row['train_seconds']:.3f}", row.get("stop_reason", "")]
+
+
+def has_result(row: dict) -> bool:
+    """False for a run that failed without a test result (its error is NaN)."""
+    return not math.isnan(row["error"])
 
 
 def _rewrite_results(path: Path, rows: list[dict]) -> None:
@@ -263,8 +279,8 @@ def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list
     elif cfg.objective is not None:
         from .objectives import objective_class
         args += ["--model.objective", objective_class(cfg.objective).__name__]
-    if not cfg.save_checkpoints:
-        args += ["--checkpoint.save_last", "false"]
+    # with --no-checkpoints the checkpoint is still written (the training guard's last good
+    # weights live there) and deleted when the run ends (run_gan_method)
     return args + list(cfg.extra_args)
 
 
@@ -281,11 +297,26 @@ def train(args: list[str]) -> tuple[dict, Path]:
 
 def run_gan_method(cfg: SweepConfig, method: str, labels: int, seed: int,
                    expected: np.ndarray) -> dict:
+    """One ``train.py`` run: its test error, or for a run stopped by the training guard the
+    error of the weights ``train.py`` tested (its last good checkpoint), with the reason in
+    ``stop_reason``. A stop without a result raises :class:`~ssgan.callbacks.TrainingStopped`."""
+    from .callbacks import TrainingStopped
+
     folder = run_folder(cfg, method, labels, seed)
     if folder.exists():
         # left by an interrupted run (finished runs are in results.csv and never re-run)
         shutil.rmtree(folder)
-    metrics, run_dir = train(training_args(cfg, method, labels, seed))
+    stop_reason = ""
+    try:
+        metrics, run_dir = train(training_args(cfg, method, labels, seed))
+    except TrainingStopped as stop:
+        if not stop.metrics or "test/error" not in stop.metrics:
+            raise
+        metrics, run_dir = stop.metrics, Path(stop.run_dir)
+        stop_reason = f"{stop.reason} at epoch {stop.epoch}"
+    finally:
+        if not cfg.save_checkpoints:
+            shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     record = json.loads((Path(run_dir) / "labeled_indices.json").read_text())
     if list(record["indices"]) != [int(i) for i in expected]:
         raise SSGANError(f"{method} trained on other labeled indices than the sweep's split "
@@ -294,7 +325,7 @@ def run_gan_method(cfg: SweepConfig, method: str, labels: int, seed: int,
     if "test/error" not in metrics:
         raise SSGANError(f"{method} run {run_dir} wrote no test metrics (is --test false in the config?)")
     return {"error": float(metrics["test/error"]), "accuracy": float(metrics["test/acc"]),
-            "train_seconds": float(metrics["train_seconds"])}
+            "train_seconds": float(metrics["train_seconds"]), "stop_reason": stop_reason}
 
 
 def run_label_spreading(dm) -> dict:
@@ -331,15 +362,20 @@ def _check_settings(cfg: SweepConfig) -> None:
 
 def run_sweep(cfg: SweepConfig) -> list[dict]:
     """Run every missing (method, labels, seed), then write the summary and the plot.
-    Returns all rows of ``results.csv``."""
+    Returns all rows of ``results.csv``.
+
+    A run that fails does not stop the sweep: its row records why (``stop_reason``), the other
+    rows run, and after the summary is written :class:`SSGANError` reports the failed rows
+    (runs stopped by the guard with a tested checkpoint are results, not failures)."""
     from tqdm import tqdm
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     _check_settings(cfg)
     results = cfg.out / "results.csv"
-    rows = read_results(results)
+    # rows of runs that failed without a result are dropped, so that they run again
+    rows = [r for r in read_results(results) if has_result(r)]
     if results.is_file():
-        _rewrite_results(results, rows)  # drops a half-written last line, if any
+        _rewrite_results(results, rows)  # also drops a half-written last line, if any
     done = {(r["method"], r["labels"], r["seed"]) for r in rows}
     tasks = [(m, n, s) for n in cfg.labels for s in cfg.seeds for m in cfg.method_names()]
     todo = [t for t in tasks if t not in done]
@@ -360,21 +396,49 @@ def run_sweep(cfg: SweepConfig) -> list[dict]:
                 _save_split(cfg, dm, labels, seed)
                 split_cache[key] = dm
             dm = split_cache[key]
-            if method == LABEL_SPREADING:
-                res = run_label_spreading(dm)
-            else:
-                res = run_gan_method(cfg, method, labels, seed, dm.labeled_indices)
+            try:
+                if method == LABEL_SPREADING:
+                    res = run_label_spreading(dm)
+                else:
+                    res = run_gan_method(cfg, method, labels, seed, dm.labeled_indices)
+            except Exception as e:  # noqa: BLE001  one failed run never costs the other rows
+                res = _failed_run(cfg, e, method, labels, seed)
             row = {"method": method, "labels": labels, "seed": seed, **{
-                k: res[k] for k in ("error", "accuracy", "train_seconds")}}
+                k: res.get(k, "") for k in ("error", "accuracy", "train_seconds", "stop_reason")}}
             append_result(results, row)
             rows.append(row)
+            note = f" [{row['stop_reason']}]" if row["stop_reason"] else ""
             bar.write(f"{method:>16} labels={labels:<5} seed={seed:<3} error={row['error']:.4f} "
-                      f"({row['train_seconds']:.1f} s)", file=sys.stderr)
+                      f"({row['train_seconds']:.1f} s){note}", file=sys.stderr)
             bar.update(1)
     finally:
         bar.close()
     write_summary(cfg.out, rows, title=cfg.dataset)
+    failed = [r for r in rows if not has_result(r)]
+    if failed:
+        first = failed[0]
+        raise SSGANError(f"{len(failed)} of {len(rows)} runs failed without a result (first: "
+                         f"{first['method']} labels={first['labels']} seed={first['seed']}: "
+                         f"{first['stop_reason']}); the other rows are in {results}, details in "
+                         f"{cfg.out / 'errors.log'}; run the same command again to retry them")
     return rows
+
+
+def _failed_run(cfg: SweepConfig, error: Exception, method: str, labels: int, seed: int) -> dict:
+    """The row of a run that ended without a result; the traceback goes to ``errors.log``."""
+    import traceback
+
+    from .callbacks import TrainingStopped
+
+    if isinstance(error, TrainingStopped):
+        reason = f"{error.reason} at epoch {error.epoch}, nothing to test"
+    else:
+        reason = f"failed: {type(error).__name__}: {' '.join(str(error).split())}"[:300]
+    with open(cfg.out / "errors.log", "a") as f:
+        f.write(f"== {method} labels={labels} seed={seed}\n")
+        f.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    return {"error": float("nan"), "accuracy": float("nan"), "train_seconds": float("nan"),
+            "stop_reason": reason}
 
 
 def _save_split(cfg: SweepConfig, dm, labels: int, seed: int) -> None:
@@ -387,7 +451,9 @@ def _save_split(cfg: SweepConfig, dm, labels: int, seed: int) -> None:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Mean and sample std (ddof=1; NaN with one seed) of error and accuracy per (method, labels)."""
+    """Mean and sample std (ddof=1; NaN with one seed) of error and accuracy per (method, labels),
+    over the rows with a result."""
+    rows = [r for r in rows if has_result(r)]
     groups: dict[tuple[str, int], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["labels"]), []).append(r)
@@ -445,6 +511,12 @@ def write_summary(out: Path, rows: list[dict], title: str = "") -> list[dict]:
         cells = [("–" if (m, n) not in cell else f"{cell[(m, n)]['train_seconds_mean']:.2f}")
                  for n in labels]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    noted = [r for r in rows if r.get("stop_reason")]
+    if noted:
+        lines += ["", "Runs stopped by the training guard (their row is the error of the last good "
+                  "checkpoint) or failed without a result (left out above):", ""]
+        lines += [f"- {r['method']} labels={r['labels']} seed={r['seed']}: {r['stop_reason']}"
+                  + ("" if has_result(r) else " (no result)") for r in noted]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     if summary:
         plot_error_vs_labels(summary, out / "error_vs_labels.png", title)

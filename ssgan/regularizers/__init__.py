@@ -1,7 +1,17 @@
 """Terms added to a player's loss, chosen with ``--model.regularizers+=Name`` (see base.py)."""
 
 from .base import BOTH, PLAYERS, Regularizer, StepContext
+from .consistency import Consistency, consistency_loss
+from .entropy import EntropyMinimization, conditional_entropy
 from .historical_averaging import HistoricalAveraging, ParameterHistory
+from .manifold import (ManifoldRegularization, manifold_neighbour, manifold_penalty,
+                       random_unit_directions)
+from .pull_away import PullAway, pull_away_term
 
-__all__ = ["BOTH", "HistoricalAveraging", "PLAYERS", "ParameterHistory", "Regularizer",
-           "StepContext"]
+__all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
+           "HistoricalAveraging", "ParameterHistory",
+           "EntropyMinimization", "conditional_entropy",
+           "PullAway", "pull_away_term",
+           "ManifoldRegularization", "manifold_neighbour", "manifold_penalty",
+           "random_unit_directions",
+           "Consistency", "consistency_loss"]

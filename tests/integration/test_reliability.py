@@ -294,12 +294,16 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monke
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error")]
     assert len(lines) == 1 and "NaN" in lines[0] and "last good checkpoint" in lines[0]
+    assert "test error of the last good checkpoint" in lines[0]
     assert "Traceback" not in err
     (run_dir,) = run_dirs(tmp_path / "runs")
     ckpt = load_ckpt(run_dir / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2 * (STEPS + 4)
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
-    assert not (run_dir / "metrics.json").exists()
+    # the run's result is that checkpoint's (tests/integration/test_guard_results.py)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "divergence" and metrics["evaluated_global_step"] == 2 * (STEPS + 4)
+    assert 0 <= metrics["test/error"] <= 1
 
 
 def test_generator_collapse_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

@@ -62,13 +62,14 @@ def read_csv(path):
 def test_files_columns_and_rows(finished_sweep):
     out, _, _ = finished_sweep
     cols, rows = read_csv(out / "results.csv")
-    assert cols == ["method", "labels", "seed", "error", "accuracy", "train_seconds"]
+    assert cols == ["method", "labels", "seed", "error", "accuracy", "train_seconds", "stop_reason"]
     assert len(rows) == 3 * 2
     assert {r["method"] for r in rows} == METHODS
     assert sorted({int(r["labels"]) for r in rows}) == [20, 50]
     for r in rows:
         assert math.isclose(float(r["error"]) + float(r["accuracy"]), 1.0, abs_tol=1e-5)
         assert 0 <= float(r["error"]) <= 1 and float(r["train_seconds"]) >= 0
+        assert r["stop_reason"] == ""
     cols, summary = read_csv(out / "summary.csv")
     assert cols[:5] == ["method", "labels", "seeds", "error_mean", "error_std"]
     assert len(summary) == 3 * 2

@@ -1,0 +1,61 @@
+"""Consistency of D's class predictions under noise and augmentation (Pi-model, mean teacher)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import SSGANError
+from .base import Regularizer, StepContext
+
+
+def consistency_loss(logits_a: Tensor, logits_b: Tensor) -> Tensor:
+    """``mean_{i,k} (softmax(l_a)_ik - softmax(l_b)_ik)^2``: the Pi-model's squared difference
+    of K-class probabilities, averaged over the batch and the K classes."""
+    p_a = F.softmax(logits_a.float(), dim=1)
+    p_b = F.softmax(logits_b.float(), dim=1)
+    return (p_a - p_b).square().mean()
+
+
+class Consistency(Regularizer):
+    """D's K-class predictions for two stochastic views of the same unlabeled image must agree.
+
+    Pi-model (Laine & Aila 2017, "Temporal Ensembling for Semi-Supervised Learning"), as used
+    on the GAN's classifier-discriminator by CT-GAN (Wei et al. 2018, "Improving the Improved
+    Training of Wasserstein GANs"); with ``teacher=True`` the target comes from the EMA copy of
+    D instead (mean teacher, Tarvainen & Valpola 2017). D's loss gains
+
+        weight * mean_{i,k} (p_k(x_i; view 1) - p_k(x_i; view 2))^2,   p = softmax_K(l)
+
+    View 1 is D's output on the D step's unlabeled batch (``batch.real``: already augmented
+    and passed through D's training-mode noise or dropout). View 2 passes the same images
+    through ``step.augment`` again (a fresh draw of the training augmentation; the identity
+    when it is off) and then through D (new noise; gradient flows through both views, as in
+    the Pi-model) or, with ``teacher``, through the EMA copy without gradient (the EMA copy
+    is always in evaluation mode, so its view differs by the augmentation only). Costs one
+    more D forward on the unlabeled batch.
+
+    Args:
+        weight: the term's weight (the Pi-model ramps its weight up during training; here it
+            is constant).
+        teacher: take view 2 from the EMA copy of D (``--model.ema true``) as a fixed target."""
+
+    player = "discriminator"
+
+    def __init__(self, weight: float = 1.0, teacher: bool = False):
+        super().__init__(weight)
+        self.teacher = bool(teacher)
+
+    def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
+        x_other = step.augment(step.x_unl)
+        if self.teacher:
+            if step.teacher is None:
+                raise SSGANError("Consistency(teacher=true) takes its target from the EMA copy of "
+                                 "D, but the model keeps none; set --model.ema true or teacher false")
+            with torch.no_grad():
+                target = step.teacher(x_other).logits
+        else:
+            target = step.discriminator(x_other).logits
+        term = consistency_loss(batch.real.logits, target)
+        return {"loss": self.weight * term, "loss_consistency": term.detach()}

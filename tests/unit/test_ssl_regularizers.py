@@ -1,0 +1,287 @@
+"""The accuracy issue's regularizers (issue 14): each term pinned on hand-made tensors against an
+independent formula (numpy or explicit loops), its invariants, where its gradient goes, and
+each Regularizer end to end with tiny modules and a hand-built GANBatch / StepContext."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ssgan.errors import SSGANError
+from ssgan.networks import DOutput
+from ssgan.objectives import GANBatch
+from ssgan.regularizers import (Consistency, EntropyMinimization, ManifoldRegularization,
+                                PullAway, StepContext, conditional_entropy, consistency_loss,
+                                manifold_neighbour, manifold_penalty, pull_away_term,
+                                random_unit_directions)
+
+LOGITS = [[2.0, -1.0, 0.5], [0.0, 0.0, 3.0], [-2.0, 1.0, 1.0], [0.3, 0.2, 0.1]]
+
+
+def np_softmax(a):
+    a = np.asarray(a, dtype=np.float64)
+    e = np.exp(a - a.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+# -- pure functions ----------------------------------------------------------------------------
+
+def test_conditional_entropy_matches_numpy():
+    p = np_softmax(LOGITS)
+    expected = np.mean([-sum(pk * math.log(pk) for pk in row) for row in p])
+    assert conditional_entropy(torch.tensor(LOGITS)).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_conditional_entropy_bounds():
+    one_hot = torch.tensor([[60.0, 0.0, 0.0, 0.0], [0.0, 0.0, -5.0, 70.0]])
+    assert conditional_entropy(one_hot).item() == pytest.approx(0.0, abs=1e-6)
+    uniform = torch.full((5, 7), 1.3)
+    assert conditional_entropy(uniform).item() == pytest.approx(math.log(7), rel=1e-6)
+
+
+def test_pull_away_matches_explicit_loop():
+    f = torch.tensor([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0], [2.0, 2.0, 2.0], [0.0, 1.0, -1.0]])
+    a = f.numpy().astype(np.float64)
+    n = len(a)
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                total += (a[i] @ a[j] / (np.linalg.norm(a[i]) * np.linalg.norm(a[j]))) ** 2
+    assert pull_away_term(f).item() == pytest.approx(total / (n * (n - 1)), rel=1e-6)
+
+
+def test_pull_away_invariants():
+    assert pull_away_term(torch.eye(4) * torch.tensor([[1.0], [3.0], [0.5], [2.0]])).item() == \
+        pytest.approx(0.0, abs=1e-7)
+    same = torch.tensor([[1.0, -2.0, 0.5]]) * torch.tensor([[1.0], [2.0], [0.1]])
+    assert pull_away_term(same).item() == pytest.approx(1.0, rel=1e-6)
+    # a zero row (all-dead ReLU features) is orthogonal to the others, not NaN
+    with_zero = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    assert pull_away_term(with_zero).item() == pytest.approx(2 / 6, rel=1e-6)
+
+
+def test_consistency_loss_matches_numpy_and_is_zero_for_identical_views():
+    other = [[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [-2.0, 1.0, 2.0], [3.0, 0.2, 0.1]]
+    expected = np.mean((np_softmax(LOGITS) - np_softmax(other)) ** 2)
+    got = consistency_loss(torch.tensor(LOGITS), torch.tensor(other)).item()
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert consistency_loss(torch.tensor(LOGITS), torch.tensor(LOGITS)).item() == 0.0
+    # softmax is shift-invariant: a common offset per row is the same prediction
+    shifted = torch.tensor(LOGITS) + torch.tensor([[5.0], [-1.0], [0.0], [2.0]])
+    assert consistency_loss(torch.tensor(LOGITS), shifted).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_manifold_penalty_and_neighbour_match_numpy():
+    a, b = np.array(LOGITS), np.array(LOGITS)[::-1] * 0.5
+    expected = np.mean(np.abs(a - b).sum(1))
+    assert manifold_penalty(torch.tensor(a), torch.tensor(b.copy())).item() == \
+        pytest.approx(expected, rel=1e-6)
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 0.0]]], [[[1.0, 1.0], [1.0, 1.0]]]])
+    x_moved = torch.tensor([[[[3.0, 1.0], [2.0, 4.0]]], [[[1.0, 0.0], [1.0, 1.0]]]])
+    near = manifold_neighbour(x, x_moved, eps=10.0).numpy()
+    d = (x_moved - x).numpy().reshape(2, -1)
+    want = x.numpy().reshape(2, -1) + 10.0 * d / np.linalg.norm(d, axis=1, keepdims=True)
+    np.testing.assert_allclose(near.reshape(2, -1), want, rtol=1e-6)
+    dirs = random_unit_directions(torch.zeros(6, 5))
+    np.testing.assert_allclose(dirs.norm(dim=1).numpy(), np.ones(6), rtol=1e-6)
+    assert dirs.std() > 0.1
+
+
+# -- end to end with tiny modules --------------------------------------------------------------
+
+class LinearD(nn.Module):
+    """l(x) = W x + b on flattened images; features = the logits (for the pull-away test)."""
+
+    def __init__(self, in_features: int, k: int):
+        super().__init__()
+        self.lin = nn.Linear(in_features, k)
+
+    def forward(self, x):
+        out = self.lin(x.flatten(1))
+        return DOutput(out, out)
+
+
+class ConstantD(nn.Module):
+    def __init__(self, k: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.tensor([0.5, -1.0, 2.0][:k]))
+
+    def forward(self, x):
+        out = self.bias.expand(len(x), -1) + 0 * x.flatten(1).sum(1, keepdim=True)
+        return DOutput(out, out)
+
+
+class RankOneG(nn.Module):
+    """G(z) = a * (u . z) + c: every latent move lies along the image direction a."""
+
+    def __init__(self, latent: int, pixels: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(3)
+        self.a = nn.Parameter(torch.randn(pixels, generator=g))
+        self.u = nn.Parameter(torch.randn(latent, generator=g))
+        self.c = nn.Parameter(torch.randn(pixels, generator=g))
+
+    def forward(self, z, y=None):
+        return ((z @ self.u)[:, None] * self.a + self.c).view(len(z), 1, 2, 2)
+
+
+def make_step(d, g, n=5, latent=3, teacher=None, augment=None):
+    torch.manual_seed(0)
+    z = torch.rand(n, latent)
+    x_unl = torch.rand(n, 1, 2, 2)
+    x_fake = g(z).detach()
+    step = StepContext(discriminator=d, generator=g, x_lab=torch.rand(n, 1, 2, 2),
+                       y_lab=torch.zeros(n, dtype=torch.long), x_unl=x_unl, z=z, teacher=teacher)
+    if augment is not None:
+        step.augment = augment
+    batch = GANBatch(real=d(x_unl), fake=d(x_fake), x_real=x_unl, x_fake=x_fake)
+    return batch, step
+
+
+def grads(module):
+    return [p.grad for p in module.parameters()]
+
+
+def test_entropy_minimization_end_to_end():
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    reg = EntropyMinimization(weight=0.3)
+    assert reg.player == "discriminator" and EntropyMinimization().weight == 0.1
+    terms = reg(batch, step)
+    p = np_softmax(batch.real.logits.detach().numpy())
+    assert terms["loss"].item() == pytest.approx(0.3 * np.mean(-(p * np.log(p)).sum(1)), rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d)) and all(gr is None for gr in grads(g))
+
+
+def test_pull_away_end_to_end_reaches_g():
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    z = torch.rand(6, 3)
+    fake = d(g(z))  # the G step: gradient flows through D into G
+    batch = GANBatch(real=fake, fake=fake, x_real=g(z), x_fake=g(z))
+    reg = PullAway(weight=0.5)
+    assert reg.player == "generator" and PullAway().weight == 0.8
+    terms = reg(batch, StepContext(d, g, z[:0], z[:0, 0].long(), z[:0], z))
+    f = fake.features.detach().numpy().astype(np.float64)
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    c2 = (f @ f.T) ** 2
+    expected = (c2.sum() - np.trace(c2)) / (6 * 5)
+    assert terms["loss"].item() == pytest.approx(0.5 * expected, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(g))
+
+
+def test_manifold_regularization_for_a_linear_d_is_eps_times_w_along_g():
+    """G moves every image along one direction a (rank one), so the neighbour is
+    G(z) +- eps * a/|a| and, for D linear, the penalty is eps * sum_k |(W a/|a|)_k| whatever the
+    random latent directions."""
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    reg = ManifoldRegularization(weight=0.01, eps=2.5, eta=0.7)
+    terms = reg(batch, step)
+    w = d.lin.weight.detach().numpy().astype(np.float64)
+    a = g.a.detach().numpy().astype(np.float64)
+    expected = 2.5 * np.abs(w @ (a / np.linalg.norm(a))).sum()
+    assert terms["loss_manifold"].item() == pytest.approx(expected, rel=1e-5)
+    assert terms["loss"].item() == pytest.approx(0.01 * expected, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    assert all(gr is None for gr in grads(g))  # G's outputs are taken without gradient
+
+
+def test_manifold_regularization_is_zero_for_a_d_constant_in_its_input():
+    d, g = ConstantD(3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    terms = ManifoldRegularization()(batch, step)
+    assert terms["loss"].item() == 0.0
+    assert ManifoldRegularization().weight == 1e-3  # the published gamma, eps, eta
+    assert (ManifoldRegularization().eps, ManifoldRegularization().eta) == (20.0, 1.0)
+    with pytest.raises(SSGANError, match="eps"):
+        ManifoldRegularization(eps=0)
+
+
+def test_manifold_regularization_passes_the_classes_of_a_conditional_g():
+    seen = {}
+
+    class CondG(RankOneG):
+        def forward(self, z, y=None):
+            seen["y"] = y
+            return super().forward(z)
+
+    d, g = LinearD(4, 3), CondG(3, 4)
+    batch, step = make_step(d, g)
+    step.y_fake = torch.arange(5) % 3
+    ManifoldRegularization()(batch, step)
+    assert torch.equal(seen["y"], step.y_fake)
+
+
+def test_consistency_pi_model_end_to_end():
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    flip = lambda x: x.flip(-1)  # noqa: E731  a deterministic stand-in for a fresh augmentation
+    batch, step = make_step(d, g, augment=flip)
+    terms = Consistency(weight=2.0)(batch, step)
+    w, b = d.lin.weight.detach().numpy(), d.lin.bias.detach().numpy()
+    x = step.x_unl.numpy().reshape(5, -1)
+    x2 = step.x_unl.flip(-1).numpy().reshape(5, -1)
+    expected = np.mean((np_softmax(x @ w.T + b) - np_softmax(x2 @ w.T + b)) ** 2)
+    assert expected > 1e-6  # the views differ
+    assert terms["loss"].item() == pytest.approx(2.0 * expected, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    # identical views (no augmentation, no noise) agree exactly
+    batch, step = make_step(LinearD(4, 3), g)
+    assert Consistency()(batch, step)["loss"].item() == 0.0
+
+
+def test_consistency_mean_teacher_takes_no_gradient_through_the_target():
+    d, g, teacher = LinearD(4, 3), RankOneG(3, 4), LinearD(4, 3)
+    batch, step = make_step(d, g, teacher=teacher)
+    terms = Consistency(weight=1.0, teacher=True)(batch, step)
+    w, b = teacher.lin.weight.detach().numpy(), teacher.lin.bias.detach().numpy()
+    target = np_softmax(step.x_unl.numpy().reshape(5, -1) @ w.T + b)
+    expected = np.mean((np_softmax(batch.real.logits.detach().numpy()) - target) ** 2)
+    assert terms["loss"].item() == pytest.approx(expected, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    assert all(gr is None for gr in grads(teacher))
+
+
+def test_consistency_teacher_without_ema_is_a_one_line_error():
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    with pytest.raises(SSGANError, match="EMA") as err:
+        Consistency(teacher=True)(batch, step)
+    assert "\n" not in str(err.value)
+
+
+def test_negative_weight_is_rejected():
+    for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency):
+        with pytest.raises(SSGANError, match="weight"):
+            cls(weight=-1.0)
+
+
+def test_chosen_by_name_on_the_command_line_with_their_defaults():
+    """As LightningCLI will parse ``--model.regularizers+=Name``: each class is found by its
+    name, takes its typed options, and keeps its own defaults otherwise."""
+    from jsonargparse import ArgumentParser
+
+    from ssgan.regularizers import Regularizer
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--regs", type=list[Regularizer], default=[])
+    cfg = parser.parse_args(["--regs+=EntropyMinimization", "--regs+=ManifoldRegularization",
+                             "--regs.eps", "5", "--regs+=Consistency", "--regs.teacher", "true",
+                             "--regs+=PullAway", "--regs.weight", "0.5"])
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
+    regs = instantiate(cfg).regs
+    assert [type(r) for r in regs] == [EntropyMinimization, ManifoldRegularization, Consistency,
+                                       PullAway]
+    assert regs[0].weight == 0.1 and (regs[1].weight, regs[1].eps, regs[1].eta) == (1e-3, 5.0, 1.0)
+    assert regs[2].teacher is True and regs[3].weight == 0.5
+    assert [r.player for r in regs] == ["discriminator", "discriminator", "discriminator",
+                                        "generator"]
