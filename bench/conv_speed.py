@@ -30,7 +30,7 @@ import pytorch_lightning as pl
 import torch
 
 from ssgan import SSGAN, SSLDataModule
-from ssgan.networks import Conv
+from ssgan.networks import Conv, Conv28
 from ssgan.data.sources import ImageData, register_source
 from ssgan.runs import quiet_library_noise
 
@@ -44,6 +44,21 @@ def _synthetic(data_root, download=True) -> ImageData:
     x = torch.rand(TRAIN_SIZE, 3, 32, 32, generator=g)
     y = torch.arange(TRAIN_SIZE) % 10
     return ImageData(x, y, x[:TEST_SIZE], y[:TEST_SIZE], [str(i) for i in range(10)])
+
+
+@register_source("bench_synthetic_28", image_shape=(1, 28, 28), num_classes=10,
+                 where="generated in memory by bench/conv_speed.py")
+def _synthetic28(data_root, download=True) -> ImageData:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(TRAIN_SIZE, 1, 28, 28, generator=g)
+    y = torch.arange(TRAIN_SIZE) % 10
+    return ImageData(x, y, x[:TEST_SIZE], y[:TEST_SIZE], [str(i) for i in range(10)])
+
+
+# network name -> (synthetic source, image shape, networks component)
+NETWORKS = {"conv_cifar": ("bench_synthetic_cifar", (3, 32, 32), lambda: Conv("conv_cifar")),
+            "conv_svhn": ("bench_synthetic_cifar", (3, 32, 32), lambda: Conv("conv_svhn")),
+            "conv28": ("bench_synthetic_28", (1, 28, 28), Conv28)}
 
 
 class StepTimer(pl.Callback):
@@ -66,10 +81,10 @@ class StepTimer(pl.Callback):
 
 def bench(network: str, args) -> dict:
     pl.seed_everything(0, verbose=False)
-    dm = SSLDataModule("bench_synthetic_cifar", num_labels=4000, batch_size=args.batch_size,
-                       download=False)
+    source, shape, networks = NETWORKS[network]
+    dm = SSLDataModule(source, num_labels=4000, batch_size=args.batch_size, download=False)
     # data_init off: a one-off cost before the first step, not part of an epoch
-    model = SSGAN(image_shape=(3, 32, 32), num_classes=10, networks=Conv(network), lr=3e-4,
+    model = SSGAN(image_shape=shape, num_classes=10, networks=networks(), lr=3e-4,
                   data_init=False)
     timer = StepTimer(args.warmup)
     n_batches = args.warmup + args.steps
@@ -83,23 +98,25 @@ def bench(network: str, args) -> dict:
     step = statistics.median(timer.times)
 
     # evaluation: D's forward over test batches
-    d = model.eval_discriminator.to(model.device)
-    xb = dm.data.x_test[: args.eval_batch_size].to(model.device)
-    autocast = (torch.autocast(model.device.type, dtype=torch.bfloat16)
+    # Lightning moves the module back to the CPU when fit ends: evaluate on the training device
+    device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
+    d = model.eval_discriminator.to(device)
+    xb = dm.data.x_test[: args.eval_batch_size].to(device)
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if args.precision.startswith("bf16") else torch.autocast("cpu", enabled=False))
     eval_times = []
     with torch.no_grad(), autocast:
         for i in range(args.eval_batches + 1):
             t = time.perf_counter()
             d(xb)
-            if model.device.type == "cuda":
-                torch.cuda.synchronize(model.device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             if i:  # the first is a warm-up
                 eval_times.append(time.perf_counter() - t)
     test_pass = statistics.median(eval_times) * TEST_SIZE / args.eval_batch_size
     return {"network": network, "step_s": step, "step_min": min(timer.times),
             "step_max": max(timer.times), "n": len(timer.times),
-            "epoch_s": step * steps_per_epoch, "steps_per_epoch": steps_per_epoch,
+            "steps_per_s": 1.0 / step, "epoch_s": step * steps_per_epoch, "steps_per_epoch": steps_per_epoch,
             "test_pass_s": test_pass,
             "d_params": sum(p.numel() for p in model.discriminator.parameters()),
             "g_params": sum(p.numel() for p in model.generator.parameters())}
@@ -107,7 +124,8 @@ def bench(network: str, args) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--networks", nargs="+", default=["conv_cifar", "conv_svhn"])
+    p.add_argument("--networks", nargs="+", default=["conv_cifar", "conv_svhn"],
+                   choices=sorted(NETWORKS))
     p.add_argument("--steps", type=int, default=3, help="timed training steps per network")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     p.add_argument("--batch-size", type=int, default=100)
@@ -142,7 +160,8 @@ def main(argv=None) -> int:
         f"- device: {device}; torch {torch.__version__}, python {platform.python_version()}",
         f"- load average after the run (1/5/15 min): "
         + (", ".join(f"{v:.2f}" for v in load) if load else "n/a"),
-        f"- synthetic 3x32x32 data; epoch = {rows[0]['steps_per_epoch']} steps "
+        f"- synthetic data (3x32x32 for conv_cifar/conv_svhn, 1x28x28 for conv28); epoch = "
+        f"{rows[0]['steps_per_epoch']} steps "
         f"(50,000 images / batch {args.batch_size}); each step: D on {args.batch_size} labeled + "
         f"{args.batch_size} unlabeled + {args.batch_size} generated, G step on "
         f"{args.batch_size} + {args.batch_size}, EMA update",
@@ -151,11 +170,11 @@ def main(argv=None) -> int:
     ]
     if args.note:
         lines.append(f"- note: {args.note}")
-    lines += ["", "| network | D / G params | s per step | s per epoch | s per test pass (10k) |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| network | D / G params | steps/s | s per step | s per epoch | s per test pass (10k) |",
+              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['network']} | {r['d_params'] / 1e6:.2f}M / {r['g_params'] / 1e6:.2f}M "
-                     f"| {r['step_s']:.3f} [{r['step_min']:.3f}-{r['step_max']:.3f}] "
+                     f"| {r['steps_per_s']:.1f} | {r['step_s']:.4f} [{r['step_min']:.4f}-{r['step_max']:.4f}] "
                      f"| {r['epoch_s']:.0f} ({r['epoch_s'] / 60:.1f} min) | {r['test_pass_s']:.1f} |")
     text = "\n".join(lines) + "\n"
     print(text)
