@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     for arm in ("start", "suggested", "balanced", "random"):
         vals = [r[arm] for r in rows if r[arm] is not None]
         if vals:
-            summary[f"{arm}_mean"], summary[f"{arm}_std"] = float(np.mean(vals)), float(np.std(vals))
+            summary[f"{arm}_mean"], summary[f"{arm}_std"] = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
     if ns.out:
         Path(ns.out).parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,7 @@ def main(argv=None) -> None:
         vals = [r[key] for r in rows if r[key] is not None]
         if vals:
             summary[key.replace("test_error", "mean")] = float(np.mean(vals))
-            summary[key.replace("test_error", "std")] = float(np.std(vals))
+            summary[key.replace("test_error", "std")] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
     if ns.out:
         Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
