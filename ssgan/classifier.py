@@ -16,6 +16,7 @@ import warnings
 from typing import Callable, Optional
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Timer
 import torch
 import torch.nn.functional as F
 from jsonargparse import lazy_instance
@@ -47,6 +48,45 @@ def training_augmentation(datamodule) -> Callable[[Tensor], Tensor]:
     return augment
 
 
+def lr_decay_factor(progress: float, start: float) -> float:
+    """The learning-rate factor of the linear decay: 1 until ``start`` (a fraction of the
+    training budget), then linearly to 0 at the end, ``min(1, (1 - progress) / (1 - start))``
+    (the original code's schedule: Salimans et al. 2016, older MNIST variant and CIFAR/SVHN,
+    decay over the last third)."""
+    return min(1.0, max(0.0, (1.0 - progress) / (1.0 - start)))
+
+
+def _timers(trainer) -> list[Timer]:
+    return [cb for cb in trainer.callbacks if isinstance(cb, Timer) and cb.time_remaining() is not None]
+
+
+def has_budget(trainer) -> bool:
+    """Whether the run ends by a limit: ``max_steps``, ``max_epochs`` or ``max_time``."""
+    return ((trainer.max_steps or -1) > 0 or (trainer.max_epochs or -1) > 0
+            or bool(_timers(trainer)))
+
+
+def budget_progress(trainer, batch_idx: int) -> Optional[float]:
+    """The fraction of the training budget done before batch ``batch_idx`` of the current
+    epoch, or None when the run has no finite budget.
+
+    Each limit in force gives a fraction: ``global_step / max_steps`` (optimizer steps),
+    ``(epoch + batch_idx / batches_per_epoch) / max_epochs`` and, for ``max_time``, the elapsed
+    training time over the duration (Lightning's ``Timer``, which a resumed run restores).
+    Lightning stops at whichever limit comes first, so the progress is the largest fraction."""
+    fractions = []
+    if (trainer.max_steps or -1) > 0:
+        fractions.append(trainer.global_step / trainer.max_steps)
+    if (trainer.max_epochs or -1) > 0:
+        fractions.append((trainer.current_epoch + batch_idx / trainer.num_training_batches)
+                         / trainer.max_epochs)
+    for timer in _timers(trainer):
+        elapsed = timer.time_elapsed()
+        # duration = elapsed + remaining, through the public API
+        fractions.append(elapsed / (elapsed + timer.time_remaining()))
+    return max(fractions) if fractions else None
+
+
 def default(option: str):
     """The default of one of :class:`ClassifierModule`'s options (its signature is the one
     source of them), for code that reads options from a checkpoint that may lack them."""
@@ -63,22 +103,35 @@ class ClassifierModule(pl.LightningModule):
             ``Conv``, with their own options (``--model.networks.help MLP``).
         lr: Adam learning rate of D (and of G unless ``lr_g`` is set).
         betas: Adam betas.
-        lr_decay_start: fraction of ``trainer.max_epochs`` after which the learning rates decay
-            linearly to 0 at the last step (1 = constant learning rates; the older variant of
-            the original MNIST code decays over the last third: 0.667).
+        adam_eps: Adam's epsilon (torch's default 1e-8). torch divides by ``sqrt(v_hat) + eps``,
+            the original code (openai/improved-gan, Theano/Lasagne-style Adam) by
+            ``sqrt(v_hat + 1e-8)``. G's feature-matching gradients are mostly below 1e-4, where
+            the two differ: the original's G steps up to ~10x smaller. ``adam_eps`` about 1e-4
+            approximates the original for such gradients (REFERENCE.md, "Differences").
+        lr_decay_start: fraction of the training budget (``trainer.max_steps``, ``max_epochs``
+            or ``max_time``, whichever ends the run first: :func:`budget_progress`) after which
+            the learning rates decay linearly to 0 at the last step (1 = constant learning
+            rates; the older variant of the original MNIST code and the CIFAR/SVHN code decay
+            over the last third: 0.667).
         ema: evaluate with an exponential moving average of D's weights.
         ema_decay: nominal decay of that average.
+        ema_bias_correction: average from zero with Adam's bias correction (Kingma & Ba 2015,
+            section 3), ``shadow / (1 - ema_decay^t)``, at the nominal decay from the first
+            update, instead of the warm-up ``min(ema_decay, (1 + t) / (10 + t))``; lets the
+            original's 0.9999 serve short runs (:class:`~ssgan.ema.EMA`).
         data_init: data-dependent initialisation of D's weight-normalised layers.
         data_init_size: number of training images used for it.
     """
 
     def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10,
                  networks: Networks = lazy_instance(Auto), lr: float = 0.003,
-                 betas: tuple[float, float] = (0.5, 0.999), lr_decay_start: float = 1.0,
-                 ema: bool = True, ema_decay: float = 0.999, data_init: bool = True,
+                 betas: tuple[float, float] = (0.5, 0.999), adam_eps: float = 1e-8,
+                 lr_decay_start: float = 1.0, ema: bool = True, ema_decay: float = 0.999,
+                 ema_bias_correction: bool = False, data_init: bool = True,
                  data_init_size: int = 500):
         super().__init__()
         check_positive("model.lr", lr)
+        check_positive("model.adam_eps", adam_eps)
         check_positive("model.data_init_size", data_init_size)
         if not 0 <= lr_decay_start <= 1:
             raise SSGANError(f"model.lr_decay_start must be a fraction of the run in [0, 1], "
@@ -94,6 +147,7 @@ class ClassifierModule(pl.LightningModule):
         self.image_shape, self.num_classes = tuple(image_shape), int(num_classes)
         self.networks = networks
         self.use_ema, self.ema_decay = bool(ema), float(ema_decay)
+        self.ema_bias_correction = bool(ema_bias_correction)
         self.ema: Optional[EMA] = None
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -106,10 +160,13 @@ class ClassifierModule(pl.LightningModule):
         return self.networks.build(self.image_shape, self.num_classes, conditional)
 
     def _init_ema(self) -> None:
-        self.ema = EMA(self.discriminator, self.ema_decay) if self.use_ema else None
+        self.ema = (EMA(self.discriminator, self.ema_decay, bias_correction=self.ema_bias_correction)
+                    if self.use_ema else None)
 
     #: whether the module trains a generator (sample quality, augmentation need one)
     has_generator = False
+    #: optimizer steps per training batch, what Lightning's ``max_steps`` counts
+    optimizer_steps_per_batch = 1
 
     # -- public helpers ------------------------------------------------------------------------
     @property
@@ -136,23 +193,23 @@ class ClassifierModule(pl.LightningModule):
         return list(opts) if isinstance(opts, (list, tuple)) else [opts]
 
     def _apply_lr_schedule(self, batch_idx: int) -> None:
-        """Linear decay to 0 over the last ``1 - lr_decay_start`` of the run, step by step
-        (derived from the epoch and batch, so a resumed run continues the same schedule)."""
+        """Linear decay to 0 over the last ``1 - lr_decay_start`` of the training budget, batch
+        by batch (derived from the trainer's counters, so a resumed run continues the same
+        schedule); see :func:`budget_progress` and :func:`lr_decay_factor`."""
         start = self.hparams.lr_decay_start
         if start >= 1:
             return
-        trainer = self.trainer
-        progress = (trainer.current_epoch + batch_idx / trainer.num_training_batches) / trainer.max_epochs
-        factor = min(1.0, max(0.0, (1.0 - progress) / (1.0 - start)))
+        factor = lr_decay_factor(budget_progress(self.trainer, batch_idx), start)
         for opt, lr in zip(self._optimizers(), self.learning_rates()):
             for group in opt.param_groups:
                 group["lr"] = lr * factor
 
     def on_fit_start(self) -> None:
-        if self.hparams.lr_decay_start < 1 and (self.trainer.max_epochs or -1) < 1:
+        if self.hparams.lr_decay_start < 1 and not has_budget(self.trainer):
             raise SSGANError("model.lr_decay_start < 1 decays the learning rates to 0 at the end "
-                             "of trainer.max_epochs; set trainer.max_epochs (got "
-                             f"{self.trainer.max_epochs}) or leave model.lr_decay_start at 1")
+                             "of the training budget, and this run has none; set "
+                             "trainer.max_steps, trainer.max_epochs or trainer.max_time, or leave "
+                             "model.lr_decay_start at 1")
         d = self.discriminator
         if self.hparams.data_init and hasattr(d, "data_init") and not bool(d.initialised):
             dm = self.trainer.datamodule

@@ -23,22 +23,48 @@ class EMA(nn.Module):
               \\beta_t = \\min(\\beta, (1 + t) / (10 + t))
 
     Floating-point buffers (e.g. batch-norm statistics) are averaged the same way; integer
-    buffers keep the copy's values."""
+    buffers keep the copy's values.
 
-    def __init__(self, module: nn.Module, decay: float):
+    ``bias_correction=True`` averages instead from zero at the nominal decay from the first
+    update, and evaluates Adam's bias-corrected estimate (Kingma & Ba 2015, section 3):
+
+    .. math:: s_t = \beta s_{t-1} + (1 - \beta)\, \theta_t, \quad s_0 = 0, \quad
+              \bar\theta_t = s_t / (1 - \beta^t)
+
+    i.e. the weights ``(1 - beta) beta^(t-i)`` normalised to sum to 1, so a long nominal decay
+    (the original's 0.9999) is usable in a short run. The shadow ``s`` is kept in buffers
+    (``shadow_<i>``, saved in checkpoints) and the copy holds the estimate."""
+
+    def __init__(self, module: nn.Module, decay: float, bias_correction: bool = False):
         super().__init__()
         self.module = copy.deepcopy(module).requires_grad_(False).eval()
         self.decay = decay
+        self.bias_correction = bool(bias_correction)
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._t: Optional[int] = None  # host mirror of num_updates, avoids a sync per step
+        if self.bias_correction:
+            for i, e in enumerate(self._floats(self.module)):
+                self.register_buffer(f"shadow_{i}", torch.zeros_like(e))
+
+    @staticmethod
+    def _floats(module: nn.Module) -> list[torch.Tensor]:
+        return [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
         if self._t is None:
             self._t = int(self.num_updates)
-        decay = ema_decay_at(self.decay, self._t)
+        t = self._t
         self._t += 1
         self.num_updates.add_(1)
+        if self.bias_correction:
+            shadow = [getattr(self, f"shadow_{i}") for i in range(len(self._floats(self.module)))]
+            torch._foreach_lerp_(shadow, self._floats(module), 1.0 - self.decay)
+            correction = 1.0 / (1.0 - self.decay ** (t + 1))
+            for e, s in zip(self._floats(self.module), shadow):
+                torch.mul(s, correction, out=e)
+            return
+        decay = ema_decay_at(self.decay, t)
         ema = list(self.module.parameters()) + list(self.module.buffers())
         cur = list(module.parameters()) + list(module.buffers())
         floats = [(e, c) for e, c in zip(ema, cur) if e.is_floating_point()]

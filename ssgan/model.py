@@ -48,6 +48,7 @@ class SSGAN(ClassifierModule):
     """
 
     has_generator = True
+    optimizer_steps_per_batch = 2  # one D step, one G step
 
     def __init__(self, objective: Objective = lazy_instance(FeatureMatching),
                  generator_objective: Optional[Objective] = None,
@@ -98,10 +99,19 @@ class SSGAN(ClassifierModule):
     def configure_optimizers(self):
         d_params, g_params = self.parts.player_parameters()
         lr_d, lr_g = self.learning_rates()
-        return [adam(d_params, lr_d, self.hparams.betas), adam(g_params, lr_g, self.hparams.betas)]
+        betas, eps = self.hparams.betas, self.hparams.adam_eps
+        return [adam(d_params, lr_d, betas, eps), adam(g_params, lr_g, betas, eps)]
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
+        g = self.generator
+        if getattr(g, "wants_data_init", False) and not bool(g.initialised):
+            # the original MNIST code: G's output layer on one batch of generated images
+            n = int(getattr(self.trainer.datamodule, "hparams", {}).get("batch_size", 100))
+            z = g.sample_latent(n, device=self.device)
+            y = (torch.randint(0, self.num_classes, (n,), device=self.device)
+                 if self.g_objective.conditional else None)
+            g.data_init(z, y)
         self.parts.augment = training_augmentation(self.trainer.datamodule)
 
     def training_step(self, batch, batch_idx: int) -> dict:

@@ -208,7 +208,9 @@ def supervised_step(discriminator: nn.Module, x_lab: Tensor, y_lab: Tensor, opt,
     return {"train/loss_lab": loss.detach(), "train/err_lab": err}
 
 
-def adam(params, lr: float, betas: Sequence[float]) -> torch.optim.Adam:
-    """The optimizer of every player and of the baseline."""
+def adam(params, lr: float, betas: Sequence[float], eps: float = 1e-8) -> torch.optim.Adam:
+    """The optimizer of every player and of the baseline. ``eps`` is added to ``sqrt(v_hat)``
+    (torch's Adam); the original code's Lasagne-style Adam adds it under the root,
+    ``sqrt(v_hat + 1e-8)`` (see ``ClassifierModule``'s ``adam_eps``)."""
     # fused: one kernel per step instead of a Python loop over parameters (same update)
-    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=eps, fused=True)

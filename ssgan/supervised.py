@@ -40,7 +40,8 @@ class Supervised(ClassifierModule):
                                         **options})
 
     def configure_optimizers(self):
-        return adam(self.discriminator.parameters(), self.hparams.lr, self.hparams.betas)
+        return adam(self.discriminator.parameters(), self.hparams.lr, self.hparams.betas,
+                    self.hparams.adam_eps)
 
     def training_step(self, batch, batch_idx: int) -> dict:
         self._apply_lr_schedule(batch_idx)

@@ -30,11 +30,11 @@ class GaussianNoise(nn.Module):
 
 
 def init_weight_norm(module: nn.Module, weight_shape: Sequence[int], out_features: int,
-                     train_scale: bool) -> None:
-    """The weight-norm tensors of the original code: direction ``v ~ N(0, 0.05^2)``, scale
-    ``g = 1`` (a trained parameter only with ``train_scale``, else a buffer set by the data
-    init) and bias ``b = 0``."""
-    module.v = nn.Parameter(torch.randn(*weight_shape) * 0.05)
+                     train_scale: bool, init_std: float = 0.05) -> None:
+    """The weight-norm tensors of the original code: direction ``v ~ N(0, init_std^2)`` (0.05
+    in the original conv code), scale ``g = 1`` (a trained parameter only with ``train_scale``,
+    else a buffer set by the data init) and bias ``b = 0``."""
+    module.v = nn.Parameter(torch.randn(*weight_shape) * init_std)
     g = torch.ones(out_features)
     if train_scale:
         module.g = nn.Parameter(g)
@@ -53,9 +53,9 @@ class WNLinear(nn.Module):
     """
 
     def __init__(self, in_features: int, out_features: int, *, train_scale: bool = False,
-                 init_scale: float = 1.0):
+                 init_scale: float = 1.0, init_std: float = 0.05):
         super().__init__()
-        init_weight_norm(self, (out_features, in_features), out_features, train_scale)
+        init_weight_norm(self, (out_features, in_features), out_features, train_scale, init_std)
         self.init_scale = init_scale
 
     def _scale(self) -> Tensor:

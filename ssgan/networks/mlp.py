@@ -44,19 +44,20 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int],
                  input_noise: float, hidden_noise: float, feature_layer: int = -1,
-                 minibatch: Optional[tuple[int, int]] = None):
+                 minibatch: Optional[tuple[int, int]] = None, init_std: float = 0.05):
         super().__init__()
         if not hidden:
             raise SSGANError("the discriminator needs at least one hidden layer")
         self.input_noise = GaussianNoise(input_noise)
         dims = [in_features, *hidden]
-        self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.hidden = nn.ModuleList(WNLinear(a, b, init_std=init_std)
+                                    for a, b in zip(dims[:-1], dims[1:]))
         self.noise = GaussianNoise(hidden_noise)
         self.minibatch = (MinibatchDiscrimination(hidden[-1], *minibatch)
                           if minibatch is not None else None)
         self.couples_batch = self.minibatch is not None
         out_in = self.minibatch.out_features if self.minibatch is not None else hidden[-1]
-        self.out = WNLinear(out_in, num_classes, train_scale=True)
+        self.out = WNLinear(out_in, num_classes, train_scale=True, init_std=init_std)
         n = len(hidden)
         if not -n <= feature_layer < n:
             raise SSGANError(f"feature_layer must index one of the {n} hidden layers (-{n}..{n - 1}), "
@@ -98,11 +99,16 @@ class MLPGenerator(nn.Module):
     :class:`~ssgan.networks.layers.VirtualBatchNorm1d`. The reference batch (latents, and classes
     for a conditional G) is drawn once, here, from the seeded RNG and kept in buffers, so it
     is saved in checkpoints; every call runs it through the network ahead of the real batch.
+
+    ``data_init=True``: the weight-normalised output layer is data-initialised on a batch of
+    generated pre-activations before training (:meth:`data_init`, called by the model), as the
+    original MNIST code does; an ``initialised`` buffer (saved in checkpoints) keeps a resumed
+    run from doing it again.
     """
 
     def __init__(self, latent_dim: int, image_shape: Sequence[int], hidden: Sequence[int],
                  num_classes: int = 0, virtual_batchnorm: bool = False,
-                 vbn_reference_size: int = 100):
+                 vbn_reference_size: int = 100, data_init: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
@@ -127,11 +133,15 @@ class MLPGenerator(nn.Module):
             d = h
         self.body = nn.Sequential(*layers)
         self.out = WNLinear(d, math.prod(self.image_shape), train_scale=True)
+        self.wants_data_init = bool(data_init)
+        if data_init:
+            # only then: the state of a G without it stays that of earlier versions
+            self.register_buffer("initialised", torch.tensor(False))
 
     def sample_latent(self, n: int, device=None) -> Tensor:
         return torch.rand(n, self.latent_dim, device=device)
 
-    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+    def _hidden(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
         if self.virtual_batchnorm:
             # the VBN layers read the reference batch from the leading rows
             z = torch.cat([self.ref_z, z])
@@ -141,8 +151,18 @@ class MLPGenerator(nn.Module):
             if y is None:
                 raise SSGANError("this generator is class-conditional: pass the labels y")
             z = torch.cat([z, self.embed(y)], 1)
-        h = self.body(z)[self.reference_size:]
-        return torch.sigmoid(self.out(h)).view(-1, *self.image_shape)
+        return self.body(z)[self.reference_size:]
+
+    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        return torch.sigmoid(self.out(self._hidden(z, y))).view(-1, *self.image_shape)
+
+    @torch.no_grad()
+    def data_init(self, z: Tensor, y: Optional[Tensor] = None) -> None:
+        """Data-dependent init of the output layer on the generated pre-activations of ``z``
+        (zero mean, unit standard deviation per pixel before the sigmoid)."""
+        self.out.init_from(self._hidden(z, y))
+        if hasattr(self, "initialised"):
+            self.initialised.fill_(True)
 
 
 # Defaults by input size. The 28x28 entry is the improved-gan MNIST setup; the 8x8 entry is
@@ -174,6 +194,15 @@ class MLP(Networks):
         hidden_noise: sigma of the noise after D's hidden layers (default: the preset's).
         virtual_batchnorm: virtual batch normalisation in G (Salimans et al. 2016, section
             3.5), with a reference batch drawn once at the start (saved in checkpoints).
+        init_std: standard deviation of the initial directions ``v`` of D's weight-normalised
+            dense layers. 0.05 as the original conv code; the original MNIST code
+            (openai/improved-gan ``train_mnist_feature_matching.py``) uses 0.1. The function at
+            init does not depend on it (``w = g v / ||v||``, and the data init sets ``g``), but
+            the step size of the directions does: a gradient step changes ``v / ||v||`` by about
+            ``lr / ||v||``, so 0.1 halves it.
+        g_data_init: data-initialise G's weight-normalised output layer on a batch of generated
+            pre-activations before training, as the original MNIST code does (REFERENCE.md,
+            "Differences"); off by default.
         **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
             feature_layer, minibatch discrimination).
     """
@@ -181,8 +210,10 @@ class MLP(Networks):
     def __init__(self, preset: Literal["mlp_digits", "mlp_small", "mlp_mnist"] = "mlp_digits",
                  d_hidden: Optional[list[int]] = None, g_hidden: Optional[list[int]] = None,
                  input_noise: Optional[float] = None, hidden_noise: Optional[float] = None,
-                 virtual_batchnorm: bool = False, **common):
+                 virtual_batchnorm: bool = False, init_std: float = 0.05,
+                 g_data_init: bool = False, **common):
         super().__init__(**common)
+        check_positive("model.networks.init_std", init_std)
         if preset not in MLP_PRESETS:
             raise SSGANError(f"unknown MLP preset {preset!r}; choose one of: {', '.join(MLP_PRESETS)}")
         check_positive("model.networks.input_noise", input_noise, allow_zero=True)
@@ -191,6 +222,7 @@ class MLP(Networks):
         self.sizes = override(MLP_PRESETS[preset], d_hidden=d_hidden, g_hidden=g_hidden,
                               input_noise=input_noise, hidden_noise=hidden_noise)
         self.virtual_batchnorm = bool(virtual_batchnorm)
+        self.init_std, self.g_data_init = float(init_std), bool(g_data_init)
 
     def name(self, image_shape) -> str:
         return self.preset
@@ -199,8 +231,9 @@ class MLP(Networks):
         image_shape = check_image_shape(image_shape)
         s = self.sizes
         d = MLPDiscriminator(math.prod(image_shape), num_classes, s["d_hidden"], s["input_noise"],
-                             s["hidden_noise"], self.feature_layer, minibatch=self.minibatch)
+                             s["hidden_noise"], self.feature_layer, minibatch=self.minibatch,
+                             init_std=self.init_std)
         g = MLPGenerator(self.latent_dim, image_shape, s["g_hidden"],
                          num_classes if conditional else 0,
-                         virtual_batchnorm=self.virtual_batchnorm)
+                         virtual_batchnorm=self.virtual_batchnorm, data_init=self.g_data_init)
         return d, g

@@ -222,6 +222,8 @@ def test_presets_hold_the_paper_settings():
         assert (preset["data"]["num_labels"], model["lr"], preset["trainer"]["max_epochs"],
                 model["networks"]["init_args"]["preset"]) == (labels, 3e-4, epochs, name)
         assert model["objective"]["init_args"]["p"] == 1 and model["ema_decay"] == 0.9999
+        # the original's linear lr decay over the last third of training
+        assert model["lr_decay_start"] == 0.667
 
 
 # ---------------------------------------------------------------------------------------------

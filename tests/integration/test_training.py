@@ -179,9 +179,64 @@ def test_linear_lr_decay_reaches_zero_at_the_end(tmp_path):
     assert d_lrs[:6] == pytest.approx([0.002] * 6) and d_lrs[-1] == pytest.approx(0.0004)
 
 
-def test_lr_decay_needs_max_epochs(tmp_path):
+def test_linear_lr_decay_follows_a_step_budget(tmp_path):
+    # 12 optimizer steps = 6 batches of the GAN, across an epoch boundary (5 batches an epoch)
+    cli, rec = _fit_with_recorder(tmp_path, ["--model.lr", "0.002", "--model.lr_decay_start",
+                                             "0.5", "--trainer.max_epochs", "-1",
+                                             "--trainer.max_steps", "12"])
+    assert len(rec.lrs) == 6 and cli.trainer.global_step == 12
+    # progress before batch b = 2b / 12
+    expected = [0.002 * min(1.0, (1 - 2 * b / 12) / 0.5) for b in range(6)]
+    assert [lr[0] for lr in rec.lrs] == pytest.approx(expected)
+    assert rec.lrs[-1][0] == pytest.approx(0.002 / 3)
+
+
+def test_lr_decay_needs_a_budget(tmp_path):
     from ssgan.errors import SSGANError
 
-    with pytest.raises(SSGANError, match="lr_decay_start.*max_epochs"):
-        _fit_with_recorder(tmp_path, ["--model.lr_decay_start", "0.5", "--trainer.max_epochs", "-1",
-                                      "--trainer.max_steps", "4"])
+    with pytest.raises(SSGANError, match="lr_decay_start.*max_steps, trainer.max_epochs or "
+                                         "trainer.max_time"):
+        _fit_with_recorder(tmp_path, ["--model.lr_decay_start", "0.5", "--trainer.max_epochs", "-1"])
+
+
+def _budget(extra):
+    from ssgan.cli import build_cli
+
+    cli = build_cli(["--trainer.enable_progress_bar", "false", *extra])
+    return cli, cli.trainer.max_steps, cli.trainer.max_epochs
+
+
+def test_default_budget_is_the_same_batches_for_both_modules(tmp_path):
+    """Without a budget, 2,600 batches: 200 epochs of digits (13 batches each) as before, as
+    5,200 optimizer steps for the GAN (D and G) and 2,600 for the supervised baseline."""
+    save = ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    cli, gan_steps, gan_epochs = _budget(save)
+    _, sup_steps, sup_epochs = _budget([*save, "--model", "Supervised"])
+    cli.datamodule.setup("fit")
+    per_epoch = len(cli.datamodule.train_dataloader())
+    assert per_epoch == 13
+    assert (gan_steps, sup_steps) == (2 * 200 * per_epoch, 200 * per_epoch)
+    assert gan_epochs is None and sup_epochs is None  # no epoch limit: Lightning's -1
+
+
+@pytest.mark.parametrize("given", [["--trainer.max_epochs", "1"],
+                                   ["--trainer.max_time", "00:00:05:00"],
+                                   ["--trainer.max_steps", "6"]])
+def test_a_given_budget_replaces_the_default(tmp_path, given):
+    _, steps, epochs = _budget(["--trainer.logger.init_args.save_dir", str(tmp_path), *given])
+    assert steps == (6 if "--trainer.max_steps" in given else -1)
+    assert epochs == (1 if "--trainer.max_epochs" in given else None)
+
+
+def test_a_users_max_epochs_limits_the_run(tmp_path):
+    cli, rec = _fit_with_recorder(tmp_path, ["--trainer.max_epochs", "1"])
+    assert len(rec.lrs) == 5 and cli.trainer.current_epoch == 1
+    assert cli.trainer.global_step == 10
+
+
+def test_generator_data_init_runs_once_before_training(tmp_path):
+    cli, rec = _fit_with_recorder(tmp_path, ["--model.networks", "MLP",
+                                             "--model.networks.g_data_init", "true",
+                                             "--trainer.max_epochs", "1"])
+    g = cli.model.generator
+    assert bool(g.initialised) and "generator.initialised" in cli.model.state_dict()
