@@ -33,7 +33,7 @@ from ssgan.data import load_dataset, select_labeled
 from ssgan.runs import quiet_library_noise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from own_route import safe_name, write_tree  # noqa: E402
+from own_route import safe_name, summarize, write_tree  # noqa: E402
 
 
 def link_root(root: Path, pool: Path, files: dict[str, int], labeled: set[str],
@@ -118,15 +118,8 @@ def main(argv=None) -> None:
         print(json.dumps(result), flush=True)
     summary = {"dataset": ns.dataset, "start": ns.start, "add": ns.add, "epochs": ns.epochs,
                "limit_unlabeled": ns.limit_unlabeled, "limit_test": ns.limit_test, "runs": rows}
-    for arm in ("start", "suggested", "balanced", "random"):
-        vals = [r[arm] for r in rows if r[arm] is not None]
-        if vals:
-            summary[f"{arm}_mean"], summary[f"{arm}_std"] = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
-    if ns.out:
-        Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(ns.out).write_text(json.dumps(summary, indent=2) + "\n")
-
+    summarize(summary, rows, {arm: arm for arm in ("start", "suggested", "balanced", "random")},
+              ns.out)
 
 if __name__ == "__main__":
     main()

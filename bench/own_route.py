@@ -102,6 +102,20 @@ def load_times(root: Path) -> dict:
             "images": len(data.x_train) + len(data.x_test)}
 
 
+def summarize(summary: dict, rows: list[dict], columns: dict[str, str], out) -> None:
+    """Adds ``<name>_mean`` / ``<name>_std`` (sample std) of each column of ``rows`` to
+    ``summary``, prints it without the rows, and writes it all to ``out`` (JSON) if given."""
+    for key, name in columns.items():
+        vals = [r[key] for r in rows if r[key] is not None]
+        if vals:
+            summary[f"{name}_mean"] = float(np.mean(vals))
+            summary[f"{name}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,16 +159,7 @@ def main(argv=None) -> None:
         print(json.dumps(row), flush=True)
     summary = {"dataset": ns.dataset, "num_labels": ns.num_labels, "epochs": ns.epochs,
                "limit_unlabeled": ns.limit_unlabeled, "limit_test": ns.limit_test, "runs": rows}
-    for key in ("builtin_test_error", "own_test_error"):
-        vals = [r[key] for r in rows if r[key] is not None]
-        if vals:
-            summary[key.replace("test_error", "mean")] = float(np.mean(vals))
-            summary[key.replace("test_error", "std")] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
-    if ns.out:
-        Path(ns.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(ns.out).write_text(json.dumps(summary, indent=2) + "\n")
-
+    summarize(summary, rows, {"builtin_test_error": "builtin", "own_test_error": "own"}, ns.out)
 
 if __name__ == "__main__":
     main()

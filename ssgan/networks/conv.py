@@ -41,44 +41,21 @@ LEAK = 0.2
 MIN_SIZE = 9
 
 
-class ConvDiscriminator(nn.Module):
-    """Improved-GAN CIFAR-10/SVHN discriminator (see the module docstring).
-
-    ``feature_layer`` indexes its nine conv layers (-1 = the last NIN layer); the features are
-    that layer's activations averaged over space (for -1: the global-pool output).
-
-    ``minibatch=(B, C)`` inserts :class:`~ssgan.networks.layers.MinibatchDiscrimination` between the
-    global pool and the output layer, where the original's minibatch-discrimination CIFAR
-    model has it; D's output then depends on the batch (``couples_batch``)."""
+class PooledConvDiscriminator(nn.Module):
+    """What the conv discriminators share: weight-normalised conv layers ``convs`` with leaky
+    ReLU, dropout after the layers in ``_dropout_after``, a global mean pool, an optional
+    minibatch discrimination layer and a dense K-logit output layer. The features are the
+    spatial mean of layer ``feature_layer``'s activations (for -1: the global-pool output).
+    A subclass builds ``convs``, ``dropout``, ``_dropout_after`` and ``minibatch`` (None for
+    none), then calls :meth:`_finish`; :meth:`corrupt` is its input noise."""
 
     #: data-dependent init runs minibatch discrimination on chunks of this many images
     INIT_CHUNK = 100
 
-    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int],
-                 input_dropout: float, dropout: float, feature_layer: int = -1,
-                 minibatch: Optional[tuple[int, int]] = None):
-        super().__init__()
-        if len(widths) != 2 or min(widths) <= 0:
-            raise SSGANError(f"the conv discriminator takes two widths [c1, c2] (d_widths), "
-                             f"got {list(widths)}")
-        for name, p in (("input_dropout", input_dropout),
-                        ("dropout", dropout)):
-            if not 0 <= p < 1:
-                raise SSGANError(f"the conv discriminator's {name} must be in [0, 1), got {p}")
-        c1, c2 = widths
-        self.input_dropout = nn.Dropout(input_dropout)
-        self.convs = nn.ModuleList([
-            WNConv2d(in_channels, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 2, 1),
-            WNConv2d(c1, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 2, 1),
-            WNConv2d(c2, c2, 3, 1, 0), WNConv2d(c2, c2, 1), WNConv2d(c2, c2, 1),  # last two: NIN
-        ])
-        self.dropout = nn.Dropout(dropout)
-        self._dropout_after = {2, 5}
-        self.minibatch = None
-        if minibatch is not None:
-            self.minibatch = MinibatchDiscrimination(c2, *minibatch)
+    def _finish(self, width: int, num_classes: int, feature_layer: int) -> None:
+        """The output layer on the pooled ``width`` features, the feature layer and the init flag."""
         self.couples_batch = self.minibatch is not None
-        out_in = self.minibatch.out_features if self.minibatch is not None else c2
+        out_in = self.minibatch.out_features if self.minibatch is not None else width
         self.out = WNLinear(out_in, num_classes, train_scale=True, init_scale=0.1)
         n = len(self.convs)
         if not -n <= feature_layer < n:
@@ -88,8 +65,11 @@ class ConvDiscriminator(nn.Module):
         self.feature_dim = self.convs[self.feature_layer].v.shape[0]
         self.register_buffer("initialised", torch.tensor(False))
 
+    def corrupt(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
     def _body(self, x: Tensor, init: bool = False) -> tuple[Tensor, Tensor]:
-        h = self.input_dropout(x)
+        h = self.corrupt(x)
         features = None
         for i, conv in enumerate(self.convs):
             if init:
@@ -117,6 +97,45 @@ class ConvDiscriminator(nn.Module):
             pooled = torch.cat([self.minibatch(c) for c in pooled.split(self.INIT_CHUNK)])
         self.out.init_from(pooled)
         self.initialised.fill_(True)
+
+
+class ConvDiscriminator(PooledConvDiscriminator):
+    """Improved-GAN CIFAR-10/SVHN discriminator (see the module docstring).
+
+    ``feature_layer`` indexes its nine conv layers (-1 = the last NIN layer); the features are
+    that layer's activations averaged over space (for -1: the global-pool output).
+
+    ``minibatch=(B, C)`` inserts :class:`~ssgan.networks.layers.MinibatchDiscrimination` between the
+    global pool and the output layer, where the original's minibatch-discrimination CIFAR
+    model has it; D's output then depends on the batch (``couples_batch``)."""
+
+    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int],
+                 input_dropout: float, dropout: float, feature_layer: int = -1,
+                 minibatch: Optional[tuple[int, int]] = None):
+        super().__init__()
+        if len(widths) != 2 or min(widths) <= 0:
+            raise SSGANError(f"the conv discriminator takes two widths [c1, c2] (d_widths), "
+                             f"got {list(widths)}")
+        for name, p in (("input_dropout", input_dropout),
+                        ("dropout", dropout)):
+            if not 0 <= p < 1:
+                raise SSGANError(f"the conv discriminator's {name} must be in [0, 1), got {p}")
+        c1, c2 = widths
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.convs = nn.ModuleList([
+            WNConv2d(in_channels, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 1, 1), WNConv2d(c1, c1, 3, 2, 1),
+            WNConv2d(c1, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 1, 1), WNConv2d(c2, c2, 3, 2, 1),
+            WNConv2d(c2, c2, 3, 1, 0), WNConv2d(c2, c2, 1), WNConv2d(c2, c2, 1),  # last two: NIN
+        ])
+        self.dropout = nn.Dropout(dropout)
+        self._dropout_after = {2, 5}
+        self.minibatch = None
+        if minibatch is not None:
+            self.minibatch = MinibatchDiscrimination(c2, *minibatch)
+        self._finish(c2, num_classes, feature_layer)
+
+    def corrupt(self, x: Tensor) -> Tensor:
+        return self.input_dropout(x)
 
 
 def _shift_only_bn(bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:

@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SSGANError
-from .base import DOutput, Networks, check_image_shape
-from .layers import GaussianNoise, WNConv2d, WNConvTranspose2d, WNLinear
+from .base import Networks, check_image_shape
+from .conv import PooledConvDiscriminator
+from .layers import GaussianNoise, WNConv2d, WNConvTranspose2d
 
 LEAK = 0.2
 #: smallest side: D's three stride-2 convs leave 1x1 maps below this
@@ -61,7 +62,7 @@ class FastDropout(nn.Module):
         return f"p={self.p}"
 
 
-class Conv28Discriminator(nn.Module):
+class Conv28Discriminator(PooledConvDiscriminator):
     """The CPU-sized convolutional K-logit discriminator (see the module docstring).
 
     Args:
@@ -72,8 +73,6 @@ class Conv28Discriminator(nn.Module):
         dropout: dropout rate after the second (7x7) stage.
         feature_layer: which of the three conv layers gives the matching features, averaged
             over space (-1: the last, i.e. the global-pool output)."""
-
-    couples_batch = False  # no minibatch discrimination: an image's output is its own
 
     def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = D_WIDTHS,
                  input_noise: float = INPUT_NOISE, dropout: float = DROPOUT,
@@ -99,39 +98,11 @@ class Conv28Discriminator(nn.Module):
         # one dropout, after the second stage: a mask costs about as much as a convolution
         # here, and the first stage's 14x14x32 maps are the largest
         self._dropout_after = {1}
-        self.out = WNLinear(c3, num_classes, train_scale=True, init_scale=0.1)
-        n = len(self.convs)
-        if not -n <= feature_layer < n:
-            raise SSGANError(f"feature_layer must index one of the {n} conv layers (-{n}..{n - 1}), "
-                             f"got {feature_layer}")
-        self.feature_layer = feature_layer % n
-        self.feature_dim = self.convs[self.feature_layer].v.shape[0]
-        self.register_buffer("initialised", torch.tensor(False))
+        self.minibatch = None
+        self._finish(c3, num_classes, feature_layer)
 
-    def _body(self, x: Tensor, init: bool = False) -> tuple[Tensor, Tensor]:
-        h = self.input_noise(x)
-        features = None
-        for i, conv in enumerate(self.convs):
-            if init:
-                conv.init_from(h)
-            h = F.leaky_relu(conv(h), LEAK)
-            if i == self.feature_layer:
-                # float32: feature matching compares batch means of these under bf16 autocast
-                features = h.mean((2, 3), dtype=torch.float32)
-            if i in self._dropout_after:
-                h = self.dropout(h)
-        return h.mean((2, 3), dtype=torch.float32), features
-
-    def forward(self, x: Tensor) -> DOutput:
-        pooled, features = self._body(x)
-        return DOutput(self.out(pooled), features)
-
-    @torch.no_grad()
-    def data_init(self, x: Tensor) -> None:
-        """Data-dependent init of every weight-normalised layer, layer by layer."""
-        pooled, _ = self._body(x, init=True)
-        self.out.init_from(pooled)
-        self.initialised.fill_(True)
+    def corrupt(self, x: Tensor) -> Tensor:
+        return self.input_noise(x)
 
 
 class Conv28Generator(nn.Module):
