@@ -310,9 +310,9 @@ def preflight_checkpoint(path: Path, config) -> dict:
         # written when the default was 50 say 50)
         used = len((ckpt.get(SSLDataModule.__qualname__) or {}).get("labeled_indices") or []) \
             or DEFAULT_NUM_LABELS
-        saved_n, now_n = saved_data["num_labels"], _get(config, "data.num_labels")
-        same = (used if saved_n is None else saved_n) == (used if now_n is None else now_n)
-        saved_data["num_labels"] = now_n if same else (used if saved_n is None else saved_n)
+        saved_n = used if saved_data["num_labels"] is None else saved_data["num_labels"]
+        now_n = _get(config, "data.num_labels")
+        saved_data["num_labels"] = now_n if saved_n == (used if now_n is None else now_n) else saved_n
     diffs = _differences(saved_data, _get(config, "data", {}), RESUME_FREE_DATA_OPTIONS, "data")
     model_now = _model_options(config)
     saved_class = ckpt["hyper_parameters"].get("_class_path")

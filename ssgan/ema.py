@@ -57,18 +57,13 @@ class EMA(nn.Module):
         t = self._t
         self._t += 1
         self.num_updates.add_(1)
+        ema, cur = self._floats(self.module), self._floats(module)
         if self.bias_correction:
-            shadow = [getattr(self, f"shadow_{i}") for i in range(len(self._floats(self.module)))]
-            torch._foreach_lerp_(shadow, self._floats(module), 1.0 - self.decay)
-            correction = 1.0 / (1.0 - self.decay ** (t + 1))
-            for e, s in zip(self._floats(self.module), shadow):
-                torch.mul(s, correction, out=e)
+            shadow = [getattr(self, f"shadow_{i}") for i in range(len(ema))]
+            torch._foreach_lerp_(shadow, cur, 1.0 - self.decay)
+            torch._foreach_copy_(ema, torch._foreach_mul(shadow, 1.0 / (1.0 - self.decay ** (t + 1))))
             return
-        decay = ema_decay_at(self.decay, t)
-        ema = list(self.module.parameters()) + list(self.module.buffers())
-        cur = list(module.parameters()) + list(module.buffers())
-        floats = [(e, c) for e, c in zip(ema, cur) if e.is_floating_point()]
-        torch._foreach_lerp_([e for e, _ in floats], [c for _, c in floats], 1.0 - decay)
+        torch._foreach_lerp_(ema, cur, 1.0 - ema_decay_at(self.decay, t))
 
     def _load_from_state_dict(self, *args, **kwargs):
         self._t = None

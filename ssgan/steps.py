@@ -126,12 +126,6 @@ def _regularize(parts: GANParts, player: str, loss: Tensor, batch: GANBatch, ctx
     return loss
 
 
-def _after_step(parts: GANParts, player: str, ctx: StepContext) -> None:
-    for reg in parts.regularizers:
-        if reg.serves(player):
-            reg.after_step(ctx)
-
-
 def _context(parts: GANParts, player: str, x_lab, y_lab, x_unl, z, y_fake) -> StepContext:
     return StepContext(parts.discriminator, parts.generator, x_lab, y_lab, x_unl, z, y_fake,
                        teacher=parts.ema.module if parts.ema is not None else None,
@@ -164,7 +158,6 @@ def gan_step(parts: GANParts, batch: Sequence[Tensor], opt_d, opt_g, *,
     backward(loss_d)
     opt_d.step()
     parts.d_objective.after_discriminator_step(d_terms)
-    _after_step(parts, "discriminator", ctx)
 
     # G step: D is frozen, so only G (and G-side heads) get gradients
     with (freeze or parts.freeze_discriminator)():
@@ -179,7 +172,6 @@ def gan_step(parts: GANParts, batch: Sequence[Tensor], opt_d, opt_g, *,
         opt_g.zero_grad(set_to_none=True)
         backward(loss_g)
         opt_g.step()
-    _after_step(parts, "generator", ctx)
 
     if parts.ema is not None:
         parts.ema.update(d)

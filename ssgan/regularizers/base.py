@@ -72,10 +72,6 @@ class Regularizer(nn.Module):
         """Whether the term joins ``player``'s loss."""
         return self.player in (player, BOTH)
 
-    def after_step(self, step: StepContext) -> None:
-        """Hook called once after the player's optimizer step (e.g. to update a running
-        state); most terms need nothing here."""
-
     def bind(self, discriminator_parameters: Iterable[nn.Parameter],
              generator_parameters: Iterable[nn.Parameter]) -> None:
         """Called once by the model with each player's trainable tensors (e.g. for historical
