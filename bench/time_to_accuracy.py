@@ -51,6 +51,7 @@ class EpochTestError(pl.Callback):
         logits = predict(pl_module, dm.data.x_test)
         err = (logits.argmax(1) != dm.data.y_test.to(logits.device)).float().mean().item()
         self.rows.append({"epoch": trainer.current_epoch + 1, "train_minutes": self.train_s / 60,
+                          "batches": trainer.global_step // pl_module.optimizer_steps_per_batch,
                           "test_error": err, "rss_mib": rss_mib(),
                           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
         print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)
@@ -62,6 +63,14 @@ def reached(rows: list[dict], target: float, window: int = 5):
         if mean <= target:
             return rows[i]["train_minutes"], rows[i]["epoch"], mean
     return None, None, None
+
+
+def first_reached(rows: list[dict], target: float):
+    """(minutes, batches) at the first evaluation whose test error is at or below ``target``."""
+    for r in rows:
+        if r["test_error"] <= target:
+            return r["train_minutes"], r["batches"]
+    return None, None
 
 
 def median_minutes(results: list[dict]):
@@ -80,6 +89,8 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=15.0)
     p.add_argument("--max-epochs", type=int, default=1000)
     p.add_argument("--target", type=float, default=0.25)
+    p.add_argument("--first-targets", type=float, nargs="*", default=[0.25, 0.20],
+                   help="also report when the test error first reaches each of these")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
     p.add_argument("--runs-dir", default=None,
@@ -110,12 +121,16 @@ def main() -> None:
         results.append({"seed": seed, "minutes_to_target": minutes, "epoch_reached": epoch,
                         "epochs_run": len(cb.rows), "last5_mean_error": last5,
                         "final_error": cb.rows[-1]["test_error"], "train_minutes": cb.train_s / 60,
+                        "batches": cb.rows[-1]["batches"],
+                        "first_reached": {str(t): dict(zip(("minutes", "batches"), first_reached(cb.rows, t)))
+                                          for t in a.first_targets},
                         "curve": cb.rows})
     summary = {"config": a.config, "extra": extra, "target": a.target, "threads": a.threads,
                "max_minutes": a.max_minutes,
                # a seed that never reached the target counts as infinitely slow
                "median_minutes_to_target": median_minutes(results),
                "last5_mean_error_per_seed": [r["last5_mean_error"] for r in results],
+        "final_error_per_seed": [r["final_error"] for r in results],
                "seeds": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "seeds"}, indent=2))
     if a.out:

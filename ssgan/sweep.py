@@ -261,6 +261,40 @@ def run_folder(cfg: SweepConfig, method: str, labels: int, seed: int) -> Path:
     return cfg.out / "runs" / method / f"labels{labels}_seed{seed}"
 
 
+#: ``train.py`` options of the GAN alone: the supervised baseline of a sweep runs without them
+GAN_ONLY_OPTIONS = ("regularizers", "objective", "generator_objective", "discriminator_objective",
+                    "unlabeled_weight", "lr_g")
+
+
+def supervised_extra_args(extra: list[str]) -> list[str]:
+    """The sweep's extra ``train.py`` arguments as the supervised baseline takes them: the GAN's
+    own options (its objective, regularizers, unlabeled weight, G's learning rate) are left out,
+    and a ``--trainer.max_steps`` budget, which counts the GAN's two optimizer steps per batch,
+    is halved, so that the baseline trains on as many batches as the GAN."""
+    from .supervised import Supervised
+    from .model import SSGAN
+
+    gan_only = tuple(f"--model.{p}{o}" for o in GAN_ONLY_OPTIONS for p in ("", "init_args."))
+    ratio = SSGAN.optimizer_steps_per_batch // Supervised.optimizer_steps_per_batch
+    out, i = [], 0
+    while i < len(extra):
+        arg = extra[i]
+        name, eq, value = arg.partition("=")
+        name = name.rstrip("+")
+        takes_next = not eq and i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if name in gan_only or any(name.startswith(g + ".") for g in gan_only):
+            i += 2 if takes_next else 1
+            continue
+        if name == "--trainer.max_steps":
+            steps = int(value if eq else extra[i + 1])
+            out += ["--trainer.max_steps", str(steps if steps < 0 else steps // ratio)]
+            i += 1 if eq else 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list[str]:
     """``train.py`` arguments of one ssgan or supervised run."""
     args = ["--config", cfg.config] if cfg.config else []
@@ -281,6 +315,8 @@ def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list
         args += ["--model.objective", objective_class(cfg.objective).__name__]
     # with --no-checkpoints the checkpoint is still written (the training guard's last good
     # weights live there) and deleted when the run ends (run_gan_method)
+    if method == SUPERVISED:
+        return args + supervised_extra_args(list(cfg.extra_args))
     return args + list(cfg.extra_args)
 
 

@@ -6,6 +6,7 @@ from .entropy import EntropyMinimization, conditional_entropy
 from .historical_averaging import HistoricalAveraging, ParameterHistory
 from .manifold import (ManifoldRegularization, manifold_neighbour, manifold_penalty,
                        random_unit_directions)
+from .pseudo_label import PseudoLabel, pseudo_label_loss
 from .pull_away import PullAway, pull_away_term
 
 __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
@@ -14,4 +15,5 @@ __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
            "PullAway", "pull_away_term",
            "ManifoldRegularization", "manifold_neighbour", "manifold_penalty",
            "random_unit_directions",
-           "Consistency", "consistency_loss"]
+           "Consistency", "consistency_loss",
+           "PseudoLabel", "pseudo_label_loss"]

@@ -65,3 +65,20 @@ def test_no_limit_no_budget():
     assert not has_budget(t)
     assert has_budget(trainer(callbacks=[timer(60.0, 0.0)]))
     assert has_budget(trainer(max_steps=4))
+
+
+def test_sweep_gives_the_supervised_baseline_the_gans_batches_and_not_its_options():
+    """``evaluate.py sweep ... -- EXTRA``: the supervised row trains on as many batches as the
+    GAN (Lightning's max_steps counts the GAN's D and G steps) and without the GAN's options,
+    which its module does not take."""
+    from ssgan.sweep import supervised_extra_args
+
+    extra = ["--model.regularizers+=Consistency", "--model.regularizers.weight", "3",
+             "--trainer.max_steps", "8000", "--model.lr", "0.001", "--model.objective", "LSGAN",
+             "--model.objective.a", "-1", "--model.unlabeled_weight=0", "--data.augment_translate",
+             "2", "--model.init_args.lr_g", "0.01", "--model.networks.input_noise", "0.2"]
+    assert supervised_extra_args(extra) == [
+        "--trainer.max_steps", "4000", "--model.lr", "0.001", "--data.augment_translate", "2",
+        "--model.networks.input_noise", "0.2"]
+    assert supervised_extra_args(["--trainer.max_steps=600"]) == ["--trainer.max_steps", "300"]
+    assert supervised_extra_args(["--trainer.max_steps", "-1"]) == ["--trainer.max_steps", "-1"]

@@ -15,9 +15,9 @@ from ssgan.errors import SSGANError
 from ssgan.networks import DOutput
 from ssgan.objectives import GANBatch
 from ssgan.regularizers import (Consistency, EntropyMinimization, ManifoldRegularization,
-                                PullAway, StepContext, conditional_entropy, consistency_loss,
-                                manifold_neighbour, manifold_penalty, pull_away_term,
-                                random_unit_directions)
+                                PseudoLabel, PullAway, StepContext, conditional_entropy,
+                                consistency_loss, manifold_neighbour, manifold_penalty,
+                                pseudo_label_loss, pull_away_term, random_unit_directions)
 
 LOGITS = [[2.0, -1.0, 0.5], [0.0, 0.0, 3.0], [-2.0, 1.0, 1.0], [0.3, 0.2, 0.1]]
 
@@ -259,8 +259,50 @@ def test_consistency_teacher_without_ema_is_a_one_line_error():
     assert "\n" not in str(err.value)
 
 
+def test_pseudo_label_loss_matches_numpy():
+    target = [[4.0, 0.0, 0.0], [0.1, 0.0, 0.2], [0.0, 5.0, 1.0], [0.0, 0.0, 3.5]]
+    q = np_softmax(target)
+    log_p = np.log(np_softmax(LOGITS))
+    for tau in (0.5, 0.9, 0.99):
+        mask = q.max(1) >= tau
+        expected = sum(-log_p[i, q[i].argmax()] for i in range(4) if mask[i]) / 4  # over the batch
+        loss, used = pseudo_label_loss(torch.tensor(LOGITS), torch.tensor(target), tau)
+        assert loss.item() == pytest.approx(expected, rel=1e-6, abs=1e-12)
+        assert used.item() == pytest.approx(mask.mean())
+    # rows 0, 2, 3 are confident at 0.9 (0.96, 0.96, 0.94), row 1 is not: 3 of 4 used
+    assert pseudo_label_loss(torch.tensor(LOGITS), torch.tensor(target), 0.9)[1].item() == 0.75
+    # above every confidence: no term at all
+    assert pseudo_label_loss(torch.tensor(LOGITS), torch.tensor(target), 1.0)[0].item() == 0.0
+
+
+def test_pseudo_label_targets_come_from_d_in_eval_mode_without_gradient():
+    class NoisyD(LinearD):
+        def forward(self, x):  # training-mode noise, as the MLP's Gaussian layers
+            out = super().forward(x)
+            return DOutput(out.logits + (5.0 if self.training else 0.0) * torch.randn_like(out.logits),
+                           out.features)
+
+    d, g = NoisyD(4, 3), RankOneG(3, 4)
+    with torch.no_grad():
+        d.lin.weight.mul_(20)  # confident targets
+    batch, step = make_step(d, g)
+    terms = PseudoLabel(weight=2.0, threshold=0.5)(batch, step)
+    assert d.training  # put back after the target pass
+    w, b = d.lin.weight.detach().numpy(), d.lin.bias.detach().numpy()
+    q = np_softmax(step.x_unl.numpy().reshape(5, -1) @ w.T + b)  # the noiseless view
+    log_p = np.log(np_softmax(batch.real.logits.detach().numpy()))
+    expected = np.mean([-log_p[i, q[i].argmax()] * (q[i].max() >= 0.5) for i in range(5)])
+    assert terms["loss"].item() == pytest.approx(2.0 * expected, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    with pytest.raises(SSGANError, match="threshold"):
+        PseudoLabel(threshold=1.5)
+    with pytest.raises(SSGANError, match="EMA"):
+        PseudoLabel(teacher=True)(*make_step(LinearD(4, 3), g))
+
+
 def test_negative_weight_is_rejected():
-    for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency):
+    for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency, PseudoLabel):
         with pytest.raises(SSGANError, match="weight"):
             cls(weight=-1.0)
 

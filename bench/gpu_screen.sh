@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 14's accuracy screen, run on a lent GPU machine (one process per variant, all at once,
+# one CPU thread each): Fashion-MNIST-100 split seed 0 with each addition alone and a few
+# combinations (test error of the EMA weights after every 600-batch epoch, with the batch
+# count, so that the curves convert to 2-core CPU minutes with the CPU's measured batches/s),
+# and digits-50 split seeds 0-2 at the default budget. The error after N batches does not depend
+# on the hardware; the GPU only gets there sooner. Results: $OUT/screen.tar.gz.
+#   device run: SECONDS_RUN=420 bash bench/gpu_screen.sh 1   (carry the Fashion-MNIST .gz files
+#   under datasets/FashionMNIST/raw and .whl); stage 2 is the follow-up screen (180 s)
+set -uo pipefail
+out=${OUT:-/tmp/screen_out}; work=/tmp/screen; mkdir -p "$out" "$work"
+stage=${1:-1}; seconds=${SECONDS_RUN:-420}
+if [ -d .whl ]; then python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl; fi
+export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+nvidia-smi --query-gpu=name,memory.total --format=csv > "$work/device.txt"
+python3 -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__)" >> "$work/device.txt"
+# build the decoded-data cache once, before the parallel runs read it
+python3 train.py --config configs/fashion_mnist.yaml --trainer.max_steps 2 --test false \
+  --trainer.accelerator gpu --trainer.enable_progress_bar false \
+  --trainer.default_root_dir /tmp/warm > "$work/warm.log" 2>&1
+fashion() {  # name, split seed, extra train.py args
+  local name=$1 seed=$2; shift 2
+  timeout $(( seconds + 60 )) python3 bench/time_to_accuracy.py --seeds "$seed" --threads 1 \
+    --max-minutes "$(python3 -c "print($seconds / 60)")" --out "$work/$name.json" -- --trainer.accelerator gpu \
+    --trainer.devices 1 "$@" > "$work/$name.log" 2>&1 &
+}
+digits() {  # name, extra train.py args
+  local name=$1; shift
+  timeout $(( seconds + 60 )) python3 evaluate.py sweep --dataset digits --labels 50 \
+    --seeds 0,1,2 --methods ssgan --no-checkpoints --out "$work/$name" -- \
+    --trainer.accelerator gpu --trainer.devices 1 "$@" > "$work/$name.log" 2>&1 &
+}
+R=--model.regularizers+=
+case $stage in
+1)
+fashion f_recipe 0
+fashion f_ent 0 ${R}EntropyMinimization
+fashion f_mani 0 ${R}ManifoldRegularization
+fashion f_pi 0 ${R}Consistency
+fashion f_pl 0 ${R}PseudoLabel
+fashion f_pl_t2 0 ${R}PseudoLabel --data.augment_translate 2
+fashion f_pl_ent 0 ${R}PseudoLabel ${R}EntropyMinimization
+fashion f_nogan_pl 0 --model.unlabeled_weight 0 ${R}PseudoLabel
+fashion f_nogan_pi_ent 0 --model.unlabeled_weight 0 ${R}EntropyMinimization ${R}Consistency
+fashion f_c28 0 --model.networks Conv28
+fashion f_c28_t2 0 --model.networks Conv28 --data.augment_translate 2
+fashion f_c28_t2_pl 0 --model.networks Conv28 --data.augment_translate 2 ${R}PseudoLabel
+fashion f_c28_t2_mt 0 --model.networks Conv28 --data.augment_translate 2 ${R}Consistency --model.regularizers.teacher true
+digits d_recipe
+digits d_pl ${R}PseudoLabel
+digits d_pl_t1 ${R}PseudoLabel --data.augment_translate 1
+;;
+2)
+fashion c28_lr3e-4 0 --model.networks Conv28 --model.lr 0.0003
+fashion c28_lr1e-3 0 --model.networks Conv28 --model.lr 0.001
+fashion c28_lr3e-4_t2 0 --model.networks Conv28 --model.lr 0.0003 --data.augment_translate 2
+fashion c28_lr1e-3_t2_pi 0 --model.networks Conv28 --model.lr 0.001 --data.augment_translate 2 ${R}Consistency
+fashion c28w_lr1e-3 0 --model.networks Conv28 --model.lr 0.001 --model.networks.d_widths [64,128,256]
+fashion pi_w3 0 ${R}Consistency --model.regularizers.weight 3
+fashion pi_w10 0 ${R}Consistency --model.regularizers.weight 10
+fashion pi_mani 0 ${R}Consistency ${R}ManifoldRegularization
+fashion pi_ent 0 ${R}Consistency ${R}EntropyMinimization
+fashion pi_teacher 0 ${R}Consistency --model.regularizers.teacher true
+fashion pi_s1 1 ${R}Consistency
+fashion pi_s2 2 ${R}Consistency
+fashion recipe_s1 1
+digits d_pi ${R}Consistency
+digits d_pi_pl ${R}Consistency ${R}PseudoLabel
+;;
+esac
+sleep 30; nvidia-smi > "$work/nvidia-smi.txt"
+wait
+tar czf "$out/screen.tar.gz" -C "$work" .
+ls -la "$work"
