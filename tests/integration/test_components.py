@@ -2,6 +2,7 @@
 command line of LightningCLI, and their checkpoints reloaded from the checkpoint alone."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,3 +128,20 @@ def test_each_component_lists_its_own_options(capsys):
         text = capsys.readouterr().out
         assert all(flag in text for flag in expected), text
         assert "--objective.gamma" not in text  # BEGAN's option is not LSGAN's
+
+
+def test_recommended_preset_adds_the_consistency_term_to_any_run(quiet_trainer_args):
+    """``configs/recommended.yaml`` composes with other configs and options: the run keeps the
+    2016 recipe's parts and gains D's consistency term (logged), and so does its checkpoint."""
+    repo = Path(__file__).resolve().parents[2]
+    metrics, run_dir = train(quiet_trainer_args,
+                             ["--config", str(repo / "configs" / "recommended.yaml"),
+                              "--model.regularizers+=PseudoLabel",
+                              "--model.regularizers.threshold", "0.5"])
+    logged = logged_metrics(run_dir)
+    assert logged["train/loss_consistency"] >= 0 and 0 <= logged["train/pseudo_mask"] <= 1
+    model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert [type(r).__name__ for r in model.regularizers] == ["Consistency", "PseudoLabel"]
+    assert model.regularizers[1].threshold == 0.5
+    assert type(model.d_objective).__name__ == "FeatureMatching"
+    assert math.isfinite(metrics["test/error"])

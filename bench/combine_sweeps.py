@@ -1,0 +1,53 @@
+"""Put the rows of several ``evaluate.py sweep`` folders into one table and plot, renaming
+methods, e.g. the same splits swept with two GAN recipes:
+
+    python bench/combine_sweeps.py --out DIR --title digits \\
+        A/results.csv B/results.csv:ssgan=ssgan+Consistency
+
+Rows are taken in order; a (method, labels, seed) already taken is skipped. Writes
+``DIR/results.csv``, ``summary.csv``, ``summary.md`` and ``error_vs_labels.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from ssgan.sweep import write_summary
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="+", help="results.csv[:old=new,...]")
+    p.add_argument("--out", required=True)
+    p.add_argument("--title", default="")
+    a = p.parse_args()
+    rows, seen = [], set()
+    for src in a.sources:
+        path, _, renames = src.partition(":")
+        rename = dict(r.split("=", 1) for r in renames.split(",") if r)
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                r["method"] = rename.get(r["method"], r["method"])
+                key = (r["method"], r["labels"], r["seed"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append(r)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    typed = [{**r, "labels": int(r["labels"]), "seed": int(r["seed"]),
+              "error": float(r["error"]) if r["error"] else float("nan"),
+              "accuracy": float(r["accuracy"]) if r["accuracy"] else float("nan"),
+              "train_seconds": float(r["train_seconds"]) if r["train_seconds"] else float("nan")}
+             for r in rows]
+    print((out / "summary.md").read_text() if write_summary(out, typed, a.title) else "no rows")
+
+
+if __name__ == "__main__":
+    main()
