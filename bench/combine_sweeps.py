@@ -11,10 +11,9 @@ Rows are taken in order; a (method, labels, seed) already taken is skipped. Writ
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
-from ssgan.sweep import write_summary
+from ssgan.sweep import read_results, write_results, write_summary
 
 
 def main() -> None:
@@ -27,26 +26,16 @@ def main() -> None:
     for src in a.sources:
         path, _, renames = src.partition(":")
         rename = dict(r.split("=", 1) for r in renames.split(",") if r)
-        with open(path) as f:
-            for r in csv.DictReader(f):
-                r["method"] = rename.get(r["method"], r["method"])
-                key = (r["method"], r["labels"], r["seed"])
-                if key in seen:
-                    continue
+        for r in read_results(Path(path)):
+            r["method"] = rename.get(r["method"], r["method"])
+            key = (r["method"], r["labels"], r["seed"])
+            if key not in seen:
                 seen.add(key)
                 rows.append(r)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    typed = [{**r, "labels": int(r["labels"]), "seed": int(r["seed"]),
-              "error": float(r["error"]) if r["error"] else float("nan"),
-              "accuracy": float(r["accuracy"]) if r["accuracy"] else float("nan"),
-              "train_seconds": float(r["train_seconds"]) if r["train_seconds"] else float("nan")}
-             for r in rows]
-    print((out / "summary.md").read_text() if write_summary(out, typed, a.title) else "no rows")
+    write_results(out / "results.csv", rows)
+    print((out / "summary.md").read_text() if write_summary(out, rows, a.title) else "no rows")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def main() -> None:
                # a seed that never reached the target counts as infinitely slow
                "median_minutes_to_target": median_minutes(results),
                "last5_mean_error_per_seed": [r["last5_mean_error"] for r in results],
-        "final_error_per_seed": [r["final_error"] for r in results],
+               "final_error_per_seed": [r["final_error"] for r in results],
                "seeds": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "seeds"}, indent=2))
     if a.out:

@@ -210,7 +210,8 @@ def has_result(row: dict) -> bool:
     return not math.isnan(row["error"])
 
 
-def _rewrite_results(path: Path, rows: list[dict]) -> None:
+def write_results(path: Path, rows: list[dict]) -> None:
+    """``results.csv`` holding exactly ``rows`` (written to a temporary file, then renamed)."""
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
@@ -411,7 +412,7 @@ def run_sweep(cfg: SweepConfig) -> list[dict]:
     # rows of runs that failed without a result are dropped, so that they run again
     rows = [r for r in read_results(results) if has_result(r)]
     if results.is_file():
-        _rewrite_results(results, rows)  # also drops a half-written last line, if any
+        write_results(results, rows)  # also drops a half-written last line, if any
     done = {(r["method"], r["labels"], r["seed"]) for r in rows}
     tasks = [(m, n, s) for n in cfg.labels for s in cfg.seeds for m in cfg.method_names()]
     todo = [t for t in tasks if t not in done]

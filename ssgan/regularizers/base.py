@@ -49,6 +49,14 @@ class StepContext:
     augment: Callable[[Tensor], Tensor] = lambda x: x
     player: str = "discriminator"
 
+    def require_teacher(self, who: str) -> nn.Module:
+        """The EMA copy of D for a term configured to take its targets from it (``who``, e.g.
+        ``"Consistency(teacher=true)"``); a one-line error when the model keeps none."""
+        if self.teacher is None:
+            raise SSGANError(f"{who} takes its targets from the EMA copy of D, but the model keeps "
+                             "none; set --model.ema true or teacher false")
+        return self.teacher
+
 
 class Regularizer(nn.Module):
     """Base class. A subclass sets :attr:`player`, takes its options as typed keyword

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import SSGANError
 from .base import Regularizer, StepContext
 
 
@@ -50,11 +49,9 @@ class Consistency(Regularizer):
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         x_other = step.augment(step.x_unl)
         if self.teacher:
-            if step.teacher is None:
-                raise SSGANError("Consistency(teacher=true) takes its target from the EMA copy of "
-                                 "D, but the model keeps none; set --model.ema true or teacher false")
+            teacher = step.require_teacher("Consistency(teacher=true)")
             with torch.no_grad():
-                target = step.teacher(x_other).logits
+                target = teacher(x_other).logits
         else:
             target = step.discriminator(x_other).logits
         term = consistency_loss(batch.real.logits, target)

@@ -56,11 +56,7 @@ class PseudoLabel(Regularizer):
         x_other = step.augment(step.x_unl)
         with torch.no_grad():
             if self.teacher:
-                if step.teacher is None:
-                    raise SSGANError("PseudoLabel(teacher=true) takes its targets from the EMA copy "
-                                     "of D, but the model keeps none; set --model.ema true or "
-                                     "teacher false")
-                target = step.teacher(x_other).logits
+                target = step.require_teacher("PseudoLabel(teacher=true)")(x_other).logits
             else:
                 was_training = step.discriminator.training
                 step.discriminator.eval()
