@@ -33,18 +33,26 @@ class Consistency(Regularizer):
     when it is off) and then through D (new noise; gradient flows through both views, as in
     the Pi-model) or, with ``teacher``, through the EMA copy without gradient (the EMA copy
     is always in evaluation mode, so its view differs by the augmentation only). Costs one
-    more D forward on the unlabeled batch.
+    more D forward on the unlabeled batch, and its backward unless the target is fixed.
+
+    With ``stop_gradient=True`` view 2 is still D's own noisy prediction but a fixed target
+    (no gradient through it, as the consistency terms of UDA, Xie et al. 2020, and FixMatch,
+    Sohn et al. 2020): the same value of the term, a cheaper step (no backward pass through
+    the second view).
 
     Args:
         weight: the term's weight (the Pi-model ramps its weight up during training; here it
             is constant).
-        teacher: take view 2 from the EMA copy of D (``--model.ema true``) as a fixed target."""
+        teacher: take view 2 from the EMA copy of D (``--model.ema true``) as a fixed target.
+        stop_gradient: take view 2 from D itself but as a fixed target (no backward through
+            it); ignored with ``teacher``, whose target never has a gradient."""
 
     player = "discriminator"
 
-    def __init__(self, weight: float = 1.0, teacher: bool = False):
+    def __init__(self, weight: float = 1.0, teacher: bool = False, stop_gradient: bool = False):
         super().__init__(weight)
         self.teacher = bool(teacher)
+        self.stop_gradient = bool(stop_gradient)
 
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         x_other = step.augment(step.x_unl)
@@ -52,6 +60,9 @@ class Consistency(Regularizer):
             teacher = step.require_teacher("Consistency(teacher=true)")
             with torch.no_grad():
                 target = teacher(x_other).logits
+        elif self.stop_gradient:
+            with torch.no_grad():
+                target = step.discriminator(x_other).logits
         else:
             target = step.discriminator(x_other).logits
         term = consistency_loss(batch.real.logits, target)

@@ -238,6 +238,25 @@ def test_consistency_pi_model_end_to_end():
     assert Consistency()(batch, step)["loss"].item() == 0.0
 
 
+def test_consistency_stop_gradient_keeps_the_value_and_drops_the_second_views_gradient():
+    flip = lambda x: x.flip(-1)  # noqa: E731
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g, augment=flip)
+    full = Consistency(weight=1.0)(batch, step)["loss"]
+    fixed = Consistency(weight=1.0, stop_gradient=True)(batch, step)["loss"]
+    assert fixed.item() == pytest.approx(full.item(), rel=1e-6)
+    # the expected gradient, by hand: d/dW of mean (softmax(x W^T + b) - p2)^2 with p2 a constant
+    w, b = d.lin.weight.detach().double(), d.lin.bias.detach().double()
+    x = step.x_unl.reshape(5, -1).double()
+    p2 = torch.softmax(step.x_unl.flip(-1).reshape(5, -1).double() @ w.T + b, 1)
+    w_ = w.clone().requires_grad_(True)
+    torch.mean((torch.softmax(x @ w_.T + b, 1) - p2) ** 2).backward()
+    (g_fixed,) = torch.autograd.grad(fixed, d.lin.weight, retain_graph=True)
+    (g_full,) = torch.autograd.grad(full, d.lin.weight)
+    assert torch.allclose(g_fixed.double(), w_.grad, rtol=1e-4, atol=1e-8)
+    assert not torch.allclose(g_fixed, g_full, rtol=1e-3, atol=1e-8)  # the option changes the step
+
+
 def test_consistency_mean_teacher_takes_no_gradient_through_the_target():
     d, g, teacher = LinearD(4, 3), RankOneG(3, 4), LinearD(4, 3)
     batch, step = make_step(d, g, teacher=teacher)
