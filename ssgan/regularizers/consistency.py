@@ -58,14 +58,12 @@ class Consistency(Regularizer):
 
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         x_other = step.augment(step.x_unl)
-        if self.teacher:
-            teacher = step.require_teacher("Consistency(teacher=true)")
-            with torch.no_grad():
-                target = teacher(x_other).logits
-        elif self.stop_gradient:
-            with torch.no_grad():
-                target = step.discriminator(x_other).logits
+        net = (step.require_teacher("Consistency(teacher=true)") if self.teacher
+               else step.discriminator)
+        if self.teacher or self.stop_gradient:
+            with torch.no_grad():  # a fixed target: no graph for the second view
+                target = net(x_other).logits
         else:
-            target = step.discriminator(x_other).logits
+            target = net(x_other).logits
         term = consistency_loss(batch.real.logits, target)
         return {"loss": self.weight * term, "loss_consistency": term.detach()}
