@@ -67,6 +67,38 @@ fashion recipe_s1 1
 digits d_pi ${R}Consistency
 digits d_pi_pl ${R}Consistency ${R}PseudoLabel
 ;;
+3)  # session 6: VAT and ICT (new components), alone and with the Pi-model
+fashion recipe 0
+fashion pi 0 ${R}Consistency
+fashion vat_e1 0 ${R}VirtualAdversarial --model.regularizers.eps 1
+fashion vat_e2 0 ${R}VirtualAdversarial
+fashion vat_e5 0 ${R}VirtualAdversarial --model.regularizers.eps 5
+fashion vat_e2_ent 0 ${R}VirtualAdversarial ${R}EntropyMinimization
+fashion vat_e2_pi 0 ${R}VirtualAdversarial ${R}Consistency
+fashion ict 0 ${R}InterpolationConsistency
+fashion ict_w10 0 ${R}InterpolationConsistency --model.regularizers.weight 10
+fashion ict_teacher 0 ${R}InterpolationConsistency --model.regularizers.teacher true
+fashion ict_a02 0 ${R}InterpolationConsistency --model.regularizers.alpha 0.2
+fashion ict_pi 0 ${R}InterpolationConsistency ${R}Consistency
+fashion vat_e2_s1 1 ${R}VirtualAdversarial
+fashion ict_s1 1 ${R}InterpolationConsistency
+;;
+4)  # session 6, follow-up: ICT's weight, and its other seeds (200 s)
+fashion ict_w3 0 ${R}InterpolationConsistency --model.regularizers.weight 3
+fashion ict_w30 0 ${R}InterpolationConsistency --model.regularizers.weight 30
+fashion ict_w100 0 ${R}InterpolationConsistency --model.regularizers.weight 100
+fashion ict_w10_pi 0 ${R}InterpolationConsistency --model.regularizers.weight 10 ${R}Consistency
+fashion ict_w10_a02 0 ${R}InterpolationConsistency --model.regularizers.weight 10 --model.regularizers.alpha 0.2
+fashion ict_w10_s1 1 ${R}InterpolationConsistency --model.regularizers.weight 10
+fashion ict_w10_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 10
+fashion ict_w30_s1 1 ${R}InterpolationConsistency --model.regularizers.weight 30
+fashion ict_w30_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 30
+fashion recipe_s1 1
+fashion recipe_s2 2
+fashion pi_s1 1 ${R}Consistency
+fashion pi_s2 2 ${R}Consistency
+fashion vat_e2_nograd 0 ${R}VirtualAdversarial --model.regularizers.weight 0.3
+;;
 esac
 sleep 30; nvidia-smi > "$work/nvidia-smi.txt"
 wait

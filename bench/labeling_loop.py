@@ -4,12 +4,15 @@
         [--start 50] [--add 50] [--epochs 10] [--limit-unlabeled N] [--limit-test N]
         [--out bench/results/labeling_loop.json] [-- extra train.py args]
 
-Per seed, from one PNG tree of the dataset (written once, see ``bench/own_route.py``), four
+Per seed, from one PNG tree of the dataset (written once, see ``bench/own_route.py``), five
 image_folder runs with the same training budget:
 
 * ``start``: ``--start`` labels (class-balanced, e.g. 5 per class), trained;
 * ``suggested``: those plus the ``--add`` images ``suggest`` picks with the ``start``
-  checkpoint, "labeled" from the true labels (moved into labeled/CLASS/), trained from scratch;
+  checkpoint over the whole pool (``balance="none"``, the pre-balancing picks), "labeled" from
+  the true labels (moved into labeled/CLASS/), trained from scratch;
+* ``suggested_balanced``: the same with ``suggest``'s default, the ``--add`` picks split evenly
+  over the ``start`` checkpoint's predicted classes (``balance="classes"``);
 * ``balanced``: ``start + add`` random class-balanced labels;
 * ``random``: ``start + add`` random labels (any class mix; every class at least once).
 
@@ -104,13 +107,18 @@ def main(argv=None) -> None:
         start_root = link_root(base / "start", pool, truth, start, classes)
         m, run_dir = train(start_root, work, seed, ns.epochs, ns.extra)
         result["start"] = m.get("test/error")
-        names, _, _, _, _ = suggest(str(run_dir / "checkpoints" / "last.ckpt"), ns.add, seed=seed)
-        chosen = {str(Path(n).relative_to(start_root)) for n in names}
-        added = {f"unlabeled/{Path(c).name}" for c in chosen}
-        assert not added & start, "suggest returned a labeled image"
-        result["suggested_classes"] = np.bincount([truth[a] for a in added], minlength=k).tolist()
-        for arm, labels in (("suggested", start | added), ("balanced", balanced),
-                            ("random", random)):
+        ckpt = str(run_dir / "checkpoints" / "last.ckpt")
+        added = {}
+        for arm, balance in (("suggested", "none"), ("suggested_balanced", "classes")):
+            names, _, _, _, _ = suggest(ckpt, ns.add, seed=seed, balance=balance)
+            chosen = {str(Path(n).relative_to(start_root)) for n in names}
+            added[arm] = {f"unlabeled/{Path(c).name}" for c in chosen}
+            assert not added[arm] & start, "suggest returned a labeled image"
+            result[f"{arm}_classes"] = np.bincount([truth[a] for a in added[arm]],
+                                                   minlength=k).tolist()
+        for arm, labels in (("suggested", start | added["suggested"]),
+                            ("suggested_balanced", start | added["suggested_balanced"]),
+                            ("balanced", balanced), ("random", random)):
             m, _ = train(link_root(base / arm, pool, truth, labels, classes), work, seed,
                          ns.epochs, ns.extra)
             result[arm] = m.get("test/error")
@@ -118,8 +126,8 @@ def main(argv=None) -> None:
         print(json.dumps(result), flush=True)
     summary = {"dataset": ns.dataset, "start": ns.start, "add": ns.add, "epochs": ns.epochs,
                "limit_unlabeled": ns.limit_unlabeled, "limit_test": ns.limit_test, "runs": rows}
-    summarize(summary, rows, {arm: arm for arm in ("start", "suggested", "balanced", "random")},
-              ns.out)
+    summarize(summary, rows, {arm: arm for arm in ("start", "suggested", "suggested_balanced",
+                                                   "balanced", "random")}, ns.out)
 
 if __name__ == "__main__":
     main()

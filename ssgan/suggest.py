@@ -1,6 +1,7 @@
 """``evaluate.py suggest``: which unlabeled images to label next.
 
     python evaluate.py suggest CHECKPOINT --n N [--out to_label.csv] [--seed S]
+        [--balance {classes,none}]
 
 Active learning by uncertainty and diversity: the checkpoint's unlabeled pool (without the
 labeled images) is split into N clusters with k-means on D's features (the evaluation
@@ -10,16 +11,22 @@ alone picks near-duplicates from one confusing region; clustering alone picks ea
 typical images; one most-uncertain image per cluster gets both (the "cluster-then-uncertainty"
 scheme of e.g. Zhdanov 2019, "Diverse mini-batch active learning", arXiv:1901.05954).
 
+By default (``--balance classes``) the N picks are first split as evenly as possible over the
+classes D predicts for the pool, and the scheme above runs inside each predicted class with
+its share: on Fashion-MNIST the unbalanced picks (``--balance none``) had 1 to 12 images per
+true class and were no better than 50 random labels, while a class-balanced random draw was
+4.4 points better (BENCHMARKS.md, "The labeling loop").
+
 The CSV lists, most uncertain first: ``path`` (a file, or ``unlabeled.npz[i]`` / ``DATASET:
-train[i]``), the predicted ``label``, its ``confidence``, the ``entropy`` and the ``cluster``.
-Label the images, move them into ``labeled/CLASS/`` and train again.
+train[i]``), the predicted ``label`` (the class the balancing counts the image under), its
+``confidence``, the ``entropy`` and the ``cluster``. Label the images, move them into
+``labeled/CLASS/`` and train again.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
 import numpy as np
 import torch
@@ -28,6 +35,9 @@ from .errors import SSGANError
 
 #: above this many candidates k-means runs on mini-batches (scikit-learn's MiniBatchKMeans)
 MINIBATCH_ABOVE = 20_000
+
+#: ``--balance`` choices: over the predicted classes, or the pool as a whole
+BALANCE_CHOICES = ("classes", "none")
 
 
 @torch.no_grad()
@@ -81,12 +91,96 @@ def pick(features: np.ndarray, ent: np.ndarray, n: int, seed: int = 0) -> tuple[
     return chosen, labels[chosen]
 
 
-def suggest(checkpoint: str, n: int, *, seed: int = 0, data_root: Optional[str] = None):
-    """``(names, probabilities, entropies, clusters, classes)`` of the ``n`` images to label."""
+def class_quotas(counts: np.ndarray, n: int, priority: np.ndarray | None = None) -> np.ndarray:
+    """How many of ``n`` picks each class gets, given ``counts[k]`` candidates predicted as k.
+
+    As even as the candidates allow ("water filling"): every class with candidates left gets
+    an equal share of what is still to give, capped at its candidates, and what a small class
+    cannot take goes round again to the others, so the quotas add up to ``n`` whenever
+    ``counts.sum() >= n``. The last ``r < #classes`` picks that do not split evenly go one each
+    to the classes with the highest ``priority`` (``suggest`` passes the mean entropy of the
+    class's candidates: where D is least sure, one more label should teach it most), ties to
+    the class with more candidates, then to the lower class index."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if n > counts.sum():
+        raise SSGANError(f"--n {n} is more than the {int(counts.sum())} unlabeled images")
+    priority = np.zeros(len(counts)) if priority is None else np.asarray(priority, dtype=float)
+    # classes in remainder order: highest priority, then most candidates, then lowest index
+    order = np.lexsort((np.arange(len(counts)), -counts, -priority))
+    quota = np.zeros(len(counts), dtype=np.int64)
+    left = n
+    while left > 0:
+        open_ = [k for k in order if counts[k] > quota[k]]
+        share = left // len(open_)
+        if share == 0:
+            for k in open_[:left]:
+                quota[k] += 1
+            break
+        for k in open_:
+            add = min(share, counts[k] - quota[k])
+            quota[k] += add
+            left -= add
+    return quota
+
+
+def pick_balanced(features: np.ndarray, ent: np.ndarray, predicted: np.ndarray, n: int,
+                  num_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(chosen rows, their clusters)`` like ``pick``, but split over the predicted classes.
+
+    ``predicted[i]`` is the class D predicts for row i. The ``n`` picks are shared out by
+    ``class_quotas`` (``n // K`` each, a class with fewer candidates giving the rest to the
+    others, the remainder to the classes of highest mean entropy), and inside each class
+    ``pick`` chooses its quota: k-means with that many clusters on the class's features, the
+    most uncertain row of each. Rows come back most uncertain first; cluster ids are unique
+    across classes (each class's k-means ids are offset by the quotas of the classes before
+    it). Deterministic for a ``seed``, which every class's k-means uses."""
+    predicted = np.asarray(predicted, dtype=np.int64)
+    if len(predicted) != len(features) or len(ent) != len(features):
+        raise SSGANError(f"{len(features)} feature rows, {len(ent)} entropies and "
+                         f"{len(predicted)} predicted classes do not match")
+    if len(predicted) and (predicted.min() < 0 or predicted.max() >= num_classes):
+        raise SSGANError(f"predicted classes must lie in 0..{num_classes - 1}, "
+                         f"got {int(predicted.min())}..{int(predicted.max())}")
+    if n <= 0:
+        raise SSGANError(f"--n must be > 0, got {n}")
+    counts = np.bincount(predicted, minlength=num_classes)
+    mean_ent = np.array([ent[predicted == k].mean() if counts[k] else 0.0
+                         for k in range(num_classes)])
+    quota = class_quotas(counts, n, mean_ent)
+    rows, clusters, offset = [], [], 0
+    for k in range(num_classes):
+        if not quota[k]:
+            continue
+        members = np.flatnonzero(predicted == k)
+        r, c = pick(features[members], ent[members], int(quota[k]), seed)
+        rows.append(members[r])
+        clusters.append(np.asarray(c, dtype=np.int64) + offset)
+        offset += int(quota[k])
+    rows, clusters = np.concatenate(rows), np.concatenate(clusters)
+    order = np.argsort(-ent[rows], kind="stable")
+    return rows[order], clusters[order]
+
+
+def choose(features: np.ndarray, ent: np.ndarray, predicted: np.ndarray, n: int,
+           num_classes: int, *, balance: str = "classes", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``pick_balanced`` (``balance="classes"``) or the pool-wide ``pick`` (``"none"``)."""
+    if balance == "classes":
+        return pick_balanced(features, ent, predicted, n, num_classes, seed)
+    if balance == "none":
+        return pick(features, ent, n, seed)
+    raise SSGANError(f"--balance must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}")
+
+
+def suggest(checkpoint: str, n: int, *, seed: int = 0, data_root: str | None = None,
+            balance: str = "classes"):
+    """``(names, probabilities, entropies, clusters, classes)`` of the ``n`` images to label;
+    ``balance="none"`` for the picks over the whole pool, ignoring the predicted classes."""
     from .evaluation import datamodule_from_checkpoint, load_checkpoint
     from .predict import Preprocessing
     if n <= 0:
         raise SSGANError(f"--n must be > 0, got {n}")
+    if balance not in BALANCE_CHOICES:
+        raise SSGANError(f"--balance must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}")
     model, ckpt = load_checkpoint(checkpoint)
     classes = Preprocessing.from_checkpoint(model, ckpt).classes
     dm = datamodule_from_checkpoint(ckpt, data_root)
@@ -95,7 +189,9 @@ def suggest(checkpoint: str, n: int, *, seed: int = 0, data_root: Optional[str] 
         raise SSGANError("the checkpoint's unlabeled pool holds no image outside the labeled set")
     feats, probs = features_and_probs(model, dm.data.x_train[torch.as_tensor(idx)])
     ent = entropy(probs).numpy()
-    rows, clusters = pick(feats, ent, n, seed)
+    # the same argmax as the CSV's ``label`` column (``write_csv``), so the balance shows there
+    predicted = probs.max(1).indices.numpy()
+    rows, clusters = choose(feats, ent, predicted, n, probs.shape[1], balance=balance, seed=seed)
     names = [dm.train_name(int(idx[r])) for r in rows]
     return names, probs[torch.as_tensor(rows)], ent[rows], clusters, classes
 
@@ -108,11 +204,14 @@ def main(args: list[str]) -> None:
     p.add_argument("--n", type=int, required=True, help="how many images to suggest")
     p.add_argument("--out", default=None, help="CSV file (default: stdout)")
     p.add_argument("--seed", type=int, default=0, help="k-means seed (default 0)")
+    p.add_argument("--balance", choices=BALANCE_CHOICES, default="classes",
+                   help="classes (default): split the N picks evenly over the predicted "
+                        "classes; none: cluster the whole pool, whatever the classes")
     p.add_argument("--data-root", default=None,
                    help="override the data root saved in the checkpoint")
     ns = p.parse_args(args)
     names, probs, ent, clusters, classes = suggest(ns.checkpoint, ns.n, seed=ns.seed,
-                                                   data_root=ns.data_root)
+                                                   data_root=ns.data_root, balance=ns.balance)
     emit_csv(ns.out, lambda f: write_csv(
         f, names, probs, classes,
         extra={"entropy": [f"{v:.6f}" for v in ent], "cluster": [int(c) for c in clusters]}))

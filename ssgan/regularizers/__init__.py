@@ -1,13 +1,16 @@
 """Terms added to a player's loss, chosen with ``--model.regularizers+=Name`` (see base.py)."""
 
-from .base import BOTH, PLAYERS, Regularizer, StepContext
+from .base import BOTH, PLAYERS, Regularizer, StepContext, evaluation_mode
 from .consistency import Consistency, consistency_loss
 from .entropy import EntropyMinimization, conditional_entropy
+from .interpolation import InterpolationConsistency, interpolation_consistency_loss, mix
 from .historical_averaging import HistoricalAveraging, ParameterHistory
 from .manifold import (ManifoldRegularization, manifold_neighbour, manifold_penalty,
                        random_unit_directions)
 from .pseudo_label import PseudoLabel, pseudo_label_loss
 from .pull_away import PullAway, pull_away_term
+from .virtual_adversarial import (VirtualAdversarial, adversarial_direction, kl_divergence,
+                                  unit_rows)
 
 __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
            "HistoricalAveraging", "ParameterHistory",
@@ -16,4 +19,7 @@ __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
            "ManifoldRegularization", "manifold_neighbour", "manifold_penalty",
            "random_unit_directions",
            "Consistency", "consistency_loss",
-           "PseudoLabel", "pseudo_label_loss"]
+           "PseudoLabel", "pseudo_label_loss",
+           "InterpolationConsistency", "interpolation_consistency_loss", "mix",
+           "VirtualAdversarial", "adversarial_direction", "kl_divergence", "unit_rows",
+           "evaluation_mode"]

@@ -15,6 +15,7 @@ codes of the generated batch and the EMA teacher.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterable, Optional
 
@@ -56,6 +57,17 @@ class StepContext:
             raise SSGANError(f"{who} takes its targets from the EMA copy of D, but the model keeps "
                              "none; set --model.ema true or teacher false")
         return self.teacher
+
+
+@contextlib.contextmanager
+def evaluation_mode(module: nn.Module):
+    """``module`` in evaluation mode meanwhile (no noise or dropout), its mode put back after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 class Regularizer(nn.Module):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import SSGANError, check_positive
-from .base import Regularizer, StepContext
+from .base import Regularizer, StepContext, evaluation_mode
 
 
 def pseudo_label_loss(logits: Tensor, target_logits: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
@@ -58,11 +58,7 @@ class PseudoLabel(Regularizer):
             if self.teacher:
                 target = step.require_teacher("PseudoLabel(teacher=true)")(x_other).logits
             else:
-                was_training = step.discriminator.training
-                step.discriminator.eval()
-                try:
+                with evaluation_mode(step.discriminator):
                     target = step.discriminator(x_other).logits
-                finally:
-                    step.discriminator.train(was_training)
         term, used = pseudo_label_loss(batch.real.logits, target, self.threshold)
         return {"loss": self.weight * term, "loss_pseudo": term.detach(), "pseudo_mask": used}

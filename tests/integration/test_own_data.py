@@ -248,6 +248,15 @@ def test_suggest_lists_distinct_unlabeled_images(tree_run, tmp_path, capsys):
     assert header[:5] == ["path", "label", "confidence", "entropy", "cluster"]
     ent = [float(r.split(",")[3]) for r in out.read_text().splitlines()[1:]]
     assert ent == sorted(ent, reverse=True)
+    # --balance none: the picks over the whole pool, same columns
+    unbalanced = tmp_path / "to_label_none.csv"
+    code, _, err = main_out(capsys, main, ["suggest", str(run_dir / "checkpoints" / "last.ckpt"),
+                                           "--n", "5", "--balance", "none", "--out", str(unbalanced)])
+    assert code == 0, err
+    paths, _, _ = read_predictions(unbalanced)
+    rel = [str(Path(p).relative_to(tmp / "images")) for p in paths]
+    assert len(set(rel)) == 5 and set(rel) <= set(files["unlabeled"])
+    assert unbalanced.read_text().splitlines()[0] == out.read_text().splitlines()[0]
 
 
 def test_suggest_picks_the_most_uncertain_of_each_cluster():

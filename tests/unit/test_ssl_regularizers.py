@@ -14,10 +14,12 @@ from torch import nn
 from ssgan.errors import SSGANError
 from ssgan.networks import DOutput
 from ssgan.objectives import GANBatch
-from ssgan.regularizers import (Consistency, EntropyMinimization, ManifoldRegularization,
-                                PseudoLabel, PullAway, StepContext, conditional_entropy,
-                                consistency_loss, manifold_neighbour, manifold_penalty,
-                                pseudo_label_loss, pull_away_term, random_unit_directions)
+from ssgan.regularizers import (Consistency, EntropyMinimization, InterpolationConsistency,
+                                ManifoldRegularization, PseudoLabel, PullAway, StepContext,
+                                VirtualAdversarial, adversarial_direction, conditional_entropy,
+                                consistency_loss, interpolation_consistency_loss, kl_divergence,
+                                manifold_neighbour, manifold_penalty, mix, pseudo_label_loss,
+                                pull_away_term, random_unit_directions, unit_rows)
 
 LOGITS = [[2.0, -1.0, 0.5], [0.0, 0.0, 3.0], [-2.0, 1.0, 1.0], [0.3, 0.2, 0.1]]
 
@@ -321,7 +323,8 @@ def test_pseudo_label_targets_come_from_d_in_eval_mode_without_gradient():
 
 
 def test_negative_weight_is_rejected():
-    for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency, PseudoLabel):
+    for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency, PseudoLabel,
+                InterpolationConsistency, VirtualAdversarial):
         with pytest.raises(SSGANError, match="weight"):
             cls(weight=-1.0)
 
@@ -337,12 +340,154 @@ def test_chosen_by_name_on_the_command_line_with_their_defaults():
     parser.add_argument("--regs", type=list[Regularizer], default=[])
     cfg = parser.parse_args(["--regs+=EntropyMinimization", "--regs+=ManifoldRegularization",
                              "--regs.eps", "5", "--regs+=Consistency", "--regs.teacher", "true",
-                             "--regs+=PullAway", "--regs.weight", "0.5"])
+                             "--regs+=PullAway", "--regs.weight", "0.5",
+                             "--regs+=InterpolationConsistency", "--regs.weight", "10",
+                             "--regs+=VirtualAdversarial"])
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
     regs = instantiate(cfg).regs
     assert [type(r) for r in regs] == [EntropyMinimization, ManifoldRegularization, Consistency,
-                                       PullAway]
+                                       PullAway, InterpolationConsistency, VirtualAdversarial]
+    assert (regs[4].weight, regs[4].alpha, regs[4].teacher) == (10.0, 1.0, False)
+    assert (regs[5].weight, regs[5].eps, regs[5].xi) == (1.0, 2.0, 0.1)
     assert regs[0].weight == 0.1 and (regs[1].weight, regs[1].eps, regs[1].eta) == (1e-3, 5.0, 1.0)
     assert regs[2].teacher is True and regs[3].weight == 0.5
     assert [r.player for r in regs] == ["discriminator", "discriminator", "discriminator",
-                                        "generator"]
+                                        "generator", "discriminator", "discriminator"]
+
+
+# -- interpolation consistency (ICT) -----------------------------------------------------------
+
+def test_mix_and_interpolation_consistency_loss_match_numpy():
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.0, 4.0]])
+    perm = torch.tensor([2, 0, 1])
+    lam = 0.3
+    expected_x = np.array([[0.3 * 1 + 0.7 * 0, 0.3 * 2 + 0.7 * 4], [0.3 * 3 + 0.7 * 1, 0.3 * -1 + 0.7 * 2],
+                           [0.3 * 0 + 0.7 * 3, 0.3 * 4 + 0.7 * -1]])
+    assert np.allclose(mix(x, perm, lam).numpy(), expected_x)
+    target = np.array(LOGITS)
+    mixed_logits = np.array([[0.5, 0.1, -0.3], [1.0, 2.0, 0.0], [0.0, 0.0, 0.0], [2.0, -1.0, 1.0]])
+    perm4 = [3, 2, 0, 1]
+    q = np_softmax(target)
+    want = lam * q + (1 - lam) * q[perm4]
+    expected = np.mean((np_softmax(mixed_logits) - want) ** 2)
+    got = interpolation_consistency_loss(torch.tensor(mixed_logits, dtype=torch.float32),
+                                         torch.tensor(target, dtype=torch.float32),
+                                         torch.tensor(perm4), lam)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    # lam = 1 and a prediction equal to the target: nothing to correct
+    assert interpolation_consistency_loss(torch.tensor(LOGITS), torch.tensor(LOGITS),
+                                          torch.tensor(perm4), 1.0).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_interpolation_consistency_end_to_end_with_targets_from_d_in_eval_mode():
+    class NoisyD(LinearD):
+        def forward(self, x):  # training-mode noise, as the MLP's Gaussian layers
+            out = super().forward(x)
+            shift = torch.tensor([2.0, 0.0, 0.0]) if self.training else 0.0
+            return DOutput(out.logits + shift, out.features)
+
+    d, g = NoisyD(4, 3), RankOneG(3, 4)
+    with torch.no_grad():
+        d.lin.weight.mul_(3)
+    batch, step = make_step(d, g)
+    torch.manual_seed(2)
+    terms = InterpolationConsistency(weight=2.0, alpha=0.5)(batch, step)
+    assert d.training
+    torch.manual_seed(2)  # the same draws, in the term's order: lam, then the pairing
+    lam = float(torch.distributions.Beta(0.5, 0.5).sample())
+    perm = torch.randperm(5).numpy()
+    w, b = d.lin.weight.detach().numpy(), d.lin.bias.detach().numpy()
+    x = step.x_unl.numpy().reshape(5, -1)
+    q = np_softmax(x @ w.T + b)  # eval mode: no noise in the target
+    x_mix = lam * x + (1 - lam) * x[perm]
+    p_mix = np_softmax(x_mix @ w.T + b + np.array([2.0, 0.0, 0.0]))  # training mode
+    expected = np.mean((p_mix - (lam * q + (1 - lam) * q[perm])) ** 2)
+    assert 0 < lam < 1 and expected > 1e-6
+    assert terms["loss"].item() == pytest.approx(2.0 * expected, rel=1e-4)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    # a D that ignores its input predicts every mix exactly
+    batch, step = make_step(ConstantD(3), g)
+    assert InterpolationConsistency()(batch, step)["loss"].item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(SSGANError, match="alpha"):
+        InterpolationConsistency(alpha=0)
+
+
+def test_interpolation_consistency_teacher_takes_no_gradient():
+    d, g, teacher = LinearD(4, 3), RankOneG(3, 4), LinearD(4, 3)
+    batch, step = make_step(d, g, teacher=teacher)
+    terms = InterpolationConsistency(teacher=True)(batch, step)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    assert all(gr is None for gr in grads(teacher))
+    with pytest.raises(SSGANError, match="EMA"):
+        InterpolationConsistency(teacher=True)(*make_step(LinearD(4, 3), g))
+
+
+# -- virtual adversarial training (VAT) --------------------------------------------------------
+
+def test_kl_divergence_matches_numpy_and_unit_rows():
+    other = [[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [-2.0, 1.0, 2.0], [3.0, 0.2, 0.1]]
+    p, q = np_softmax(LOGITS), np_softmax(other)
+    expected = np.mean(np.sum(p * (np.log(p) - np.log(q)), 1))
+    assert kl_divergence(torch.tensor(LOGITS), torch.tensor(other)).item() == pytest.approx(expected, rel=1e-5)
+    assert kl_divergence(torch.tensor(LOGITS), torch.tensor(LOGITS)).item() == pytest.approx(0.0, abs=1e-7)
+    x = torch.tensor([[[3.0, 4.0]], [[0.0, 0.0]], [[1.0, -1.0]]])
+    u = unit_rows(x)
+    assert torch.allclose(u.flatten(1).norm(dim=1), torch.tensor([1.0, 0.0, 1.0]))
+    assert torch.allclose(u[0], torch.tensor([[0.6, 0.8]]))
+
+
+def test_adversarial_direction_of_a_linear_d_is_the_normalised_kl_gradient():
+    """For l = W x + b, grad_r KL(p || softmax(W (x + r) + b)) = W^T (q(r) - p) / B exactly."""
+    d = LinearD(4, 3)
+    torch.manual_seed(2)
+    x, d0 = torch.rand(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
+    xi = 0.5
+    w, b = d.lin.weight.detach().double().numpy(), d.lin.bias.detach().double().numpy()
+    xn, dn = x.double().numpy().reshape(5, -1), d0.double().numpy().reshape(5, -1)
+    p = np_softmax(xn @ w.T + b)
+    r = xi * dn / np.linalg.norm(dn, axis=1, keepdims=True)
+    q = np_softmax((xn + r) @ w.T + b)
+    grad = (q - p) @ w
+    expected = grad / np.linalg.norm(grad, axis=1, keepdims=True)
+    got = adversarial_direction(lambda v: d(v).logits, x, d(x).logits, d0, xi)
+    assert got.shape == x.shape
+    assert np.allclose(got.numpy().reshape(5, -1), expected, atol=1e-4)
+    assert all(gr is None for gr in grads(d))  # no parameter gradient from the power iteration
+
+
+def test_virtual_adversarial_end_to_end():
+    class NoisyD(LinearD):
+        def forward(self, x):
+            out = super().forward(x)
+            return DOutput(out.logits + (torch.tensor([4.0, 0.0, 0.0]) if self.training else 0.0),
+                           out.features)
+
+    d, g = NoisyD(4, 3), RankOneG(3, 4)
+    with torch.no_grad():
+        d.lin.weight.mul_(4)
+    batch, step = make_step(d, g)
+    torch.manual_seed(5)
+    terms = VirtualAdversarial(weight=3.0, eps=0.7, xi=0.2)(batch, step)
+    assert d.training
+    torch.manual_seed(5)
+    d0 = torch.randn_like(step.x_unl).double().numpy().reshape(5, -1)
+    w, b = d.lin.weight.detach().double().numpy(), d.lin.bias.detach().double().numpy()
+    x = step.x_unl.double().numpy().reshape(5, -1)
+    p = np_softmax(x @ w.T + b)  # the target: eval mode
+    q = np_softmax((x + 0.2 * d0 / np.linalg.norm(d0, axis=1, keepdims=True)) @ w.T + b)
+    grad = (q - p) @ w
+    r = grad / np.linalg.norm(grad, axis=1, keepdims=True)
+    q_adv = np_softmax((x + 0.7 * r) @ w.T + b + np.array([4.0, 0.0, 0.0]))  # training mode
+    expected = np.mean(np.sum(p * (np.log(p) - np.log(q_adv)), 1))
+    assert expected > 1e-4
+    assert terms["loss"].item() == pytest.approx(3.0 * expected, rel=1e-4)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    # a D that ignores its input has nothing to smooth
+    batch, step = make_step(ConstantD(3), g)
+    assert VirtualAdversarial()(batch, step)["loss"].item() == pytest.approx(0.0, abs=1e-7)
+    for bad in (dict(eps=0), dict(xi=-1)):
+        with pytest.raises(SSGANError):
+            VirtualAdversarial(**bad)
