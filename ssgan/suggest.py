@@ -41,6 +41,12 @@ MINIBATCH_ABOVE = 20_000
 BALANCE_CHOICES = ("classes", "none")
 
 
+def check_balance(balance: str) -> None:
+    """A one-line error for a ``--balance`` value other than :data:`BALANCE_CHOICES`."""
+    if balance not in BALANCE_CHOICES:
+        raise SSGANError(f"--balance must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}")
+
+
 @torch.no_grad()
 def features_and_probs(model, x: torch.Tensor, batch_size: int = 1000):
     """D's features and class probabilities (evaluation weights, eval mode)."""
@@ -167,9 +173,8 @@ def choose(features: np.ndarray, ent: np.ndarray, predicted: np.ndarray, n: int,
     """``pick_balanced`` (``balance="classes"``) or the pool-wide ``pick`` (``"none"``)."""
     if balance == "classes":
         return pick_balanced(features, ent, predicted, n, num_classes, seed)
-    if balance == "none":
-        return pick(features, ent, n, seed)
-    raise SSGANError(f"--balance must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}")
+    check_balance(balance)
+    return pick(features, ent, n, seed)
 
 
 def suggest(checkpoint: str, n: int, *, seed: int = 0, data_root: str | None = None,
@@ -180,8 +185,7 @@ def suggest(checkpoint: str, n: int, *, seed: int = 0, data_root: str | None = N
     from .predict import Preprocessing
     if n <= 0:
         raise SSGANError(f"--n must be > 0, got {n}")
-    if balance not in BALANCE_CHOICES:
-        raise SSGANError(f"--balance must be one of {', '.join(BALANCE_CHOICES)}, got {balance!r}")
+    check_balance(balance)  # before the checkpoint is loaded
     model, ckpt = load_checkpoint(checkpoint)
     classes = Preprocessing.from_checkpoint(model, ckpt).classes
     dm = datamodule_from_checkpoint(ckpt, data_root)

@@ -3,8 +3,8 @@
 from .base import BOTH, PLAYERS, Regularizer, StepContext, evaluation_mode
 from .consistency import Consistency, consistency_loss
 from .entropy import EntropyMinimization, conditional_entropy
-from .interpolation import InterpolationConsistency, interpolation_consistency_loss, mix
 from .historical_averaging import HistoricalAveraging, ParameterHistory
+from .interpolation import InterpolationConsistency, interpolation_consistency_loss, mix
 from .manifold import (ManifoldRegularization, manifold_neighbour, manifold_penalty,
                        random_unit_directions)
 from .pseudo_label import PseudoLabel, pseudo_label_loss

@@ -19,6 +19,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterable, Optional
 
+import torch
 from torch import Tensor, nn
 
 from ..errors import SSGANError, check_positive
@@ -57,6 +58,16 @@ class StepContext:
             raise SSGANError(f"{who} takes its targets from the EMA copy of D, but the model keeps "
                              "none; set --model.ema true or teacher false")
         return self.teacher
+
+    def fixed_target(self, x: Tensor, teacher: bool, who: str) -> Tensor:
+        """D's logits for ``x`` as a fixed target (no gradient): from the EMA copy of D with
+        ``teacher`` (see :meth:`require_teacher`), else from D itself in evaluation mode (no
+        noise or dropout)."""
+        with torch.no_grad():
+            if teacher:
+                return self.require_teacher(who)(x).logits
+            with evaluation_mode(self.discriminator):
+                return self.discriminator(x).logits
 
 
 @contextlib.contextmanager

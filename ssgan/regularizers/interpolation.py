@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import check_positive
-from .base import Regularizer, StepContext, evaluation_mode
+from .base import Regularizer, StepContext
 
 
 def mix(x: Tensor, perm: Tensor, lam: float) -> Tensor:
@@ -62,12 +62,7 @@ class InterpolationConsistency(Regularizer):
 
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         x = step.x_unl
-        with torch.no_grad():
-            if self.teacher:
-                target = step.require_teacher("InterpolationConsistency(teacher=true)")(x).logits
-            else:
-                with evaluation_mode(step.discriminator):
-                    target = step.discriminator(x).logits
+        target = step.fixed_target(x, self.teacher, "InterpolationConsistency(teacher=true)")
         lam = float(torch.distributions.Beta(self.alpha, self.alpha).sample())
         perm = torch.randperm(len(x), device=x.device)
         term = interpolation_consistency_loss(step.discriminator(mix(x, perm, lam)).logits,

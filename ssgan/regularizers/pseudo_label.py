@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import SSGANError, check_positive
-from .base import Regularizer, StepContext, evaluation_mode
+from .base import Regularizer, StepContext
 
 
 def pseudo_label_loss(logits: Tensor, target_logits: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
@@ -54,11 +53,6 @@ class PseudoLabel(Regularizer):
 
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         x_other = step.augment(step.x_unl)
-        with torch.no_grad():
-            if self.teacher:
-                target = step.require_teacher("PseudoLabel(teacher=true)")(x_other).logits
-            else:
-                with evaluation_mode(step.discriminator):
-                    target = step.discriminator(x_other).logits
+        target = step.fixed_target(x_other, self.teacher, "PseudoLabel(teacher=true)")
         term, used = pseudo_label_loss(batch.real.logits, target, self.threshold)
         return {"loss": self.weight * term, "loss_pseudo": term.detach(), "pseudo_mask": used}

@@ -78,9 +78,8 @@ class VirtualAdversarial(Regularizer):
 
     def forward(self, batch, step: StepContext) -> dict[str, Tensor]:
         d, x = step.discriminator, step.x_unl
+        target = step.fixed_target(x, False, "VirtualAdversarial")
         with evaluation_mode(d):
-            with torch.no_grad():
-                target = d(x).logits
             r = adversarial_direction(lambda v: d(v).logits, x, target, torch.randn_like(x), self.xi)
         term = kl_divergence(target, d(x + self.eps * r).logits)
         return {"loss": self.weight * term, "loss_vat": term.detach()}
