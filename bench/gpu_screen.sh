@@ -3,10 +3,14 @@
 # one CPU thread each): Fashion-MNIST-100 split seed 0 with each addition alone and a few
 # combinations (test error of the EMA weights after every 600-batch epoch, with the batch
 # count, so that the curves convert to 2-core CPU minutes with the CPU's measured batches/s),
-# and digits-50 split seeds 0-2 at the default budget. The error after N batches does not depend
-# on the hardware; the GPU only gets there sooner. Results: $OUT/screen.tar.gz.
+# and digits-50 split seeds 0-2 at the default budget. The error after N batches depends on the
+# hardware only through floating-point differences, but those move a run's curve by up to about
+# a point (session 7: Consistency, seed 0, CPU against GPU at equal batches), so a screen ranks
+# variants and the CPU confirms them. Results: $OUT/screen.tar.gz.
 #   device run: SECONDS_RUN=420 bash bench/gpu_screen.sh 1   (carry the Fashion-MNIST .gz files
-#   under datasets/FashionMNIST/raw and .whl); stage 2 is the follow-up screen (180 s)
+#   under datasets/FashionMNIST/raw and .whl); stage 2 is the follow-up screen (180 s); stages
+#   3-4 session 6's, 5-6 session 7's (BENCHMARKS.md). Bring back only screen.tar.gz: the device
+#   tool returns a limited number of files from $OUT.
 set -uo pipefail
 out=${OUT:-/tmp/screen_out}; work=/tmp/screen; mkdir -p "$out" "$work"
 stage=${1:-1}; seconds=${SECONDS_RUN:-420}
@@ -98,6 +102,38 @@ fashion recipe_s2 2
 fashion pi_s1 1 ${R}Consistency
 fashion pi_s2 2 ${R}Consistency
 fashion vat_e2_nograd 0 ${R}VirtualAdversarial --model.regularizers.weight 0.3
+;;
+5)  # session 7: augmentation for the consistency views only / for the labeled batch (new
+   # options Consistency.translate/flip and the LabeledAugmentation term), a longer EMA
+C="${R}Consistency"; LA="${R}LabeledAugmentation"
+fashion pi 0 $C
+fashion pi_t1 0 $C --model.regularizers.translate 1
+fashion pi_t2 0 $C --model.regularizers.translate 2
+fashion pi_flip 0 $C --model.regularizers.flip true
+fashion pi_t2_flip 0 $C --model.regularizers.translate 2 --model.regularizers.flip true
+fashion pi_w3_t2 0 $C --model.regularizers.weight 3 --model.regularizers.translate 2
+fashion pi_la 0 $C $LA
+fashion pi_t2_la 0 $C --model.regularizers.translate 2 $LA
+fashion pi_t2f_laf 0 $C --model.regularizers.translate 2 --model.regularizers.flip true $LA --model.regularizers.flip true
+fashion pi_t2_s1 1 $C --model.regularizers.translate 2
+fashion pi_t2_s2 2 $C --model.regularizers.translate 2
+fashion pi_t2_la_s2 2 $C --model.regularizers.translate 2 $LA
+fashion pi_ema4 0 $C --model.ema_decay 0.9999 --model.ema_bias_correction true
+fashion ict10_ema4 0 ${R}InterpolationConsistency --model.regularizers.weight 10 --model.ema_decay 0.9999 --model.ema_bias_correction true
+fashion mt_t2 0 $C --model.regularizers.teacher true --model.regularizers.translate 2
+;;
+6)  # session 7, follow-up (250 s): linear lr decay to 0 over the second half of a max_steps budget.
+   # Meant to end at the batches a 2-core CPU trains in 5 minutes (recipe 22.6, Consistency 15.0,
+   # ICT 14.1 batches/s), but max_steps counts optimizer steps (2 per GAN batch): the runs ended
+   # at half of that (3,000 / 2,250 / 2,100 batches), as recorded
+for s in 0 1 2; do
+  fashion recipe_decay_s$s $s --trainer.max_steps 6000 --model.lr_decay_start 0.5
+  fashion pi_decay_s$s $s ${R}Consistency --trainer.max_steps 4500 --model.lr_decay_start 0.5
+  fashion ict10_decay_s$s $s ${R}InterpolationConsistency --model.regularizers.weight 10 --trainer.max_steps 4200 --model.lr_decay_start 0.5
+done
+fashion pi_decay0_s2 2 ${R}Consistency --trainer.max_steps 4500 --model.lr_decay_start 0
+fashion ict10_decay0_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 10 --trainer.max_steps 4200 --model.lr_decay_start 0
+fashion ict3_decay_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 3 --trainer.max_steps 4200 --model.lr_decay_start 0.5
 ;;
 esac
 sleep 30; nvidia-smi > "$work/nvidia-smi.txt"

@@ -39,13 +39,9 @@ def training_augmentation(datamodule) -> Callable[[Tensor], Tensor]:
     translate, flip = hp.get("augment_translate", 0), hp.get("augment_flip", False)
     if not (translate or flip):
         return lambda x: x
-    from .data.module import random_hflip, random_translate
+    from .data.module import random_augment
 
-    def augment(x: Tensor) -> Tensor:
-        if translate:
-            x = random_translate(x, translate)
-        return random_hflip(x) if flip else x
-    return augment
+    return lambda x: random_augment(x, translate, flip)
 
 
 def lr_decay_factor(progress: float, start: float) -> float:

@@ -28,8 +28,8 @@ class EMA(nn.Module):
     ``bias_correction=True`` averages instead from zero at the nominal decay from the first
     update, and evaluates Adam's bias-corrected estimate (Kingma & Ba 2015, section 3):
 
-    .. math:: s_t = \beta s_{t-1} + (1 - \beta)\, \theta_t, \quad s_0 = 0, \quad
-              \bar\theta_t = s_t / (1 - \beta^t)
+    .. math:: s_t = \\beta s_{t-1} + (1 - \\beta)\\, \\theta_t, \\quad s_0 = 0, \\quad
+              \\bar\\theta_t = s_t / (1 - \\beta^t)
 
     i.e. the weights ``(1 - beta) beta^(t-i)`` normalised to sum to 1, so a long nominal decay
     (the original's 0.9999) is usable in a short run. The shadow ``s`` is kept in buffers

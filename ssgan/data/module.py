@@ -87,6 +87,19 @@ def random_hflip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tens
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
+def random_augment(x: Tensor, translate: int = 0, flip: bool = False) -> Tensor:
+    """The training augmentation of a batch (N, C, H, W): :func:`random_translate` by up to
+    ``translate`` pixels, then :func:`random_hflip` when ``flip``; the batch itself when
+    neither. A shift must be smaller than the image (reflect padding needs it)."""
+    if translate:
+        if translate >= min(x.shape[-2:]):
+            raise SSGANError(f"a translation of up to {translate} pixels needs images larger "
+                             f"than that; these are {x.shape[-2]}x{x.shape[-1]}: use a shift "
+                             f"below {min(x.shape[-2:])}")
+        x = random_translate(x, translate)
+    return random_hflip(x) if flip else x
+
+
 class SSLBatchSampler(Sampler):
     """Yields, per step, index tensors ``(labeled, unlabeled_d, unlabeled_g)``.
 
@@ -415,10 +428,7 @@ class SSLDataModule(pl.LightningDataModule):
         x_lab, y_lab, x_unl, x_unl2 = batch
         sizes = [len(x_lab), len(x_unl), len(x_unl2)]
         x = torch.cat([x_lab, x_unl, x_unl2])
-        if hp.augment_translate:
-            x = random_translate(x, hp.augment_translate)
-        if hp.augment_flip:
-            x = random_hflip(x)
+        x = random_augment(x, hp.augment_translate, hp.augment_flip)
         x_lab, x_unl, x_unl2 = x.split(sizes)
         return x_lab, y_lab, x_unl, x_unl2
 

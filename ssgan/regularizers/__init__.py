@@ -5,6 +5,7 @@ from .consistency import Consistency, consistency_loss
 from .entropy import EntropyMinimization, conditional_entropy
 from .historical_averaging import HistoricalAveraging, ParameterHistory
 from .interpolation import InterpolationConsistency, interpolation_consistency_loss, mix
+from .labeled_augmentation import LabeledAugmentation
 from .manifold import (ManifoldRegularization, manifold_neighbour, manifold_penalty,
                        random_unit_directions)
 from .pseudo_label import PseudoLabel, pseudo_label_loss
@@ -21,5 +22,6 @@ __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
            "Consistency", "consistency_loss",
            "PseudoLabel", "pseudo_label_loss",
            "InterpolationConsistency", "interpolation_consistency_loss", "mix",
+           "LabeledAugmentation",
            "VirtualAdversarial", "adversarial_direction", "kl_divergence", "unit_rows",
            "evaluation_mode"]

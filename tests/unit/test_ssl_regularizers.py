@@ -15,8 +15,8 @@ from ssgan.errors import SSGANError
 from ssgan.networks import DOutput
 from ssgan.objectives import GANBatch
 from ssgan.regularizers import (Consistency, EntropyMinimization, InterpolationConsistency,
-                                ManifoldRegularization, PseudoLabel, PullAway, StepContext,
-                                VirtualAdversarial, adversarial_direction, conditional_entropy,
+                                LabeledAugmentation, ManifoldRegularization, PseudoLabel,
+                                PullAway, StepContext, VirtualAdversarial, adversarial_direction, conditional_entropy,
                                 consistency_loss, interpolation_consistency_loss, kl_divergence,
                                 manifold_neighbour, manifold_penalty, mix, pseudo_label_loss,
                                 pull_away_term, random_unit_directions, unit_rows)
@@ -324,7 +324,7 @@ def test_pseudo_label_targets_come_from_d_in_eval_mode_without_gradient():
 
 def test_negative_weight_is_rejected():
     for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency, PseudoLabel,
-                InterpolationConsistency, VirtualAdversarial):
+                InterpolationConsistency, VirtualAdversarial, LabeledAugmentation):
         with pytest.raises(SSGANError, match="weight"):
             cls(weight=-1.0)
 
@@ -342,17 +342,22 @@ def test_chosen_by_name_on_the_command_line_with_their_defaults():
                              "--regs.eps", "5", "--regs+=Consistency", "--regs.teacher", "true",
                              "--regs+=PullAway", "--regs.weight", "0.5",
                              "--regs+=InterpolationConsistency", "--regs.weight", "10",
-                             "--regs+=VirtualAdversarial"])
+                             "--regs+=VirtualAdversarial", "--regs+=LabeledAugmentation",
+                             "--regs+=Consistency", "--regs.translate", "2", "--regs.flip", "true"])
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
     regs = instantiate(cfg).regs
     assert [type(r) for r in regs] == [EntropyMinimization, ManifoldRegularization, Consistency,
-                                       PullAway, InterpolationConsistency, VirtualAdversarial]
+                                       PullAway, InterpolationConsistency, VirtualAdversarial,
+                                       LabeledAugmentation, Consistency]
+    assert (regs[6].weight, regs[6].translate, regs[6].flip) == (1.0, 2, False)
+    assert (regs[7].translate, regs[7].flip, regs[2].translate, regs[2].flip) == (2, True, 0, False)
     assert (regs[4].weight, regs[4].alpha, regs[4].teacher) == (10.0, 1.0, False)
     assert (regs[5].weight, regs[5].eps, regs[5].xi) == (1.0, 2.0, 0.1)
     assert regs[0].weight == 0.1 and (regs[1].weight, regs[1].eps, regs[1].eta) == (1e-3, 5.0, 1.0)
     assert regs[2].teacher is True and regs[3].weight == 0.5
     assert [r.player for r in regs] == ["discriminator", "discriminator", "discriminator",
-                                        "generator", "discriminator", "discriminator"]
+                                        "generator", "discriminator", "discriminator",
+                                        "discriminator", "discriminator"]
 
 
 # -- interpolation consistency (ICT) -----------------------------------------------------------
@@ -491,3 +496,72 @@ def test_virtual_adversarial_end_to_end():
     for bad in (dict(eps=0), dict(xi=-1)):
         with pytest.raises(SSGANError):
             VirtualAdversarial(**bad)
+
+
+# -- augmentation of the consistency views and of the labeled batch ---------------------------
+
+def np_shifts(img, s):
+    """Every shift of a (H, W) image by (dy, dx) in [-s, s]^2 with reflect padding, by numpy."""
+    h, w = img.shape
+    pad = np.pad(img, s, mode="reflect")
+    return [pad[s + dy:s + dy + h, s + dx:s + dx + w] for dy in range(-s, s + 1)
+            for dx in range(-s, s + 1)]
+
+
+def test_consistency_translate_and_flip_augment_only_the_second_view():
+    """One image, so the term is one of the few values its own augmentation can give, each
+    computed by numpy; over several draws more than one of them occurs."""
+    d, g = LinearD(9, 3), RankOneG(3, 9)
+    w, b = d.lin.weight.detach().double().numpy(), d.lin.bias.detach().double().numpy()
+    x = torch.rand(1, 1, 3, 3)
+    step = StepContext(discriminator=d, generator=g, x_lab=x, y_lab=torch.zeros(1, dtype=torch.long),
+                       x_unl=x, z=torch.rand(1, 3))
+    batch = GANBatch(real=d(x), fake=d(x), x_real=x, x_fake=x)
+    p = lambda img: np_softmax(img.reshape(1, -1) @ w.T + b)  # noqa: E731
+    img = x[0, 0].double().numpy()
+    for reg, views in ((Consistency(translate=1), np_shifts(img, 1)),
+                       (Consistency(flip=True), [img, img[:, ::-1]]),
+                       (Consistency(translate=1, flip=True),
+                        np_shifts(img, 1) + [v[:, ::-1] for v in np_shifts(img, 1)])):
+        allowed = [np.mean((p(img) - p(v)) ** 2) for v in views]
+        seen = set()
+        for seed in range(12):
+            torch.manual_seed(seed)
+            got = reg(batch, step)["loss"].item()
+            match = [i for i, a in enumerate(allowed) if abs(got - a) <= 1e-6 * max(a, 1e-9)]
+            assert match, (got, allowed)
+            seen.add(round(got, 9))
+        assert len(seen) > 1
+    assert torch.equal(batch.x_real, x)  # the GAN's view is left as it was
+    with pytest.raises(SSGANError, match="translate"):
+        Consistency(translate=-1)
+    with pytest.raises(SSGANError, match="up to 3 pixels needs images larger than that; these "
+                                         "are 3x3") as err:
+        Consistency(translate=3)(batch, step)  # reflect padding needs a shift below the size
+    assert "\n" not in str(err.value)
+
+
+def test_labeled_augmentation_is_the_cross_entropy_of_an_augmented_labeled_image():
+    d, g = LinearD(9, 3), RankOneG(3, 9)
+    w, b = d.lin.weight.detach().double().numpy(), d.lin.bias.detach().double().numpy()
+    x, y = torch.rand(1, 1, 3, 3), torch.tensor([2])
+    step = StepContext(discriminator=d, generator=g, x_lab=x, y_lab=y, x_unl=x, z=torch.rand(1, 3))
+    batch = GANBatch(real=d(x), fake=d(x), x_real=x, x_fake=x)
+    ce = lambda img: -np.log(np_softmax(img.reshape(1, -1) @ w.T + b)[0, 2])  # noqa: E731
+    img = x[0, 0].double().numpy()
+    for reg, views in ((LabeledAugmentation(weight=2.0, translate=1), np_shifts(img, 1)),
+                       (LabeledAugmentation(weight=2.0, translate=0, flip=True), [img, img[:, ::-1]])):
+        allowed = [2.0 * ce(v) for v in views]
+        seen = set()
+        for seed in range(12):
+            torch.manual_seed(seed)
+            terms = reg(batch, step)
+            got = terms["loss"].item()
+            assert min(abs(got - a) for a in allowed) <= 1e-5 * got, (got, allowed)
+            assert terms["loss_labeled_augmented"].item() == pytest.approx(got / 2.0, rel=1e-6)
+            seen.add(round(got, 6))
+        assert len(seen) > 1
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d))
+    with pytest.raises(SSGANError, match="translate > 0 or flip"):
+        LabeledAugmentation(translate=0)
