@@ -49,8 +49,9 @@ class Consistency(Regularizer):
     asks D (an MLP has no built-in invariance) to give a shifted image the class of the
     original, as the Pi-model does with its translations and flips. Measured worse with the
     MLP on Fashion-MNIST-100 (BENCHMARKS.md, session 7, GPU screen, ~8,200 batches, seed 0):
-    24.57 % without, 25.91 % with ``translate`` 1, 27.11 % with 2 (also worse on seeds 1 and
-    2), 24.67 % with ``flip``; with the EMA teacher and ``translate`` 2 the error climbed to 40 %.
+    24.57 % without, 25.91 % with ``translate`` 1, 27.11 % with 2 (also worse on seed 1, level
+    on seed 2 at 4,200 batches), 24.67 % with ``flip``; with the EMA teacher and ``translate`` 2
+    the error climbed to 40 %.
 
     Args:
         weight: the term's weight (the Pi-model ramps its weight up during training; here it
