@@ -3,11 +3,6 @@
 # machine, with the learning rates decayed linearly to 0 over the second half of the 5 minutes
 # (--model.lr_decay_start 0.5 follows --trainer.max_time, which time_to_accuracy.py sets).
 #   bash run.sh NAME SEED [SEED ...] -- TRAIN_OPTIONS
-cd "$(dirname "$0")/../../../.."
-. /work/venv/bin/activate 2>/dev/null; export PYTHONPATH=$PWD
-D=bench/results/session7/fashion_5min_decay
 name=$1; shift; seeds=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do seeds+=("$1"); shift; done; shift
-for s in "${seeds[@]}"; do
-  python bench/time_to_accuracy.py --seeds $s --threads 2 --max-minutes 5 --out $D/${name}_s$s.json \
-    -- --model.lr_decay_start 0.5 "$@" > $D/${name}_s$s.log 2>&1
-done
+exec bash "$(dirname "$0")/../../../seed_runs.sh" bench/results/session7/fashion_5min_decay "$name" 2 5 \
+  one-by-one "${seeds[@]}" -- --model.lr_decay_start 0.5 "$@"
