@@ -1,0 +1,140 @@
+"""A convolutional stem in front of the improved-gan MNIST discriminator, for small grayscale
+images on a CPU.
+
+* D: Gaussian noise (sigma ``input_noise``) on the input -> ``len(conv_widths)`` weight-normalised
+  conv3x3/2 ReLU layers, each followed by Gaussian noise (sigma ``conv_noise``) -> flatten ->
+  the MLP discriminator's weight-normalised dense ReLU layers with Gaussian noise
+  (``hidden_noise``) -> weight-normalised K-way output. Data-dependent init of every layer, as
+  in the original code.
+* G: the MLP generator of :mod:`ssgan.networks.mlp`.
+
+Unlike :mod:`ssgan.networks.conv28`, whose three strided convolutions end in a global mean
+pool, the stem keeps the spatial layout (the dense layers see where each local pattern is),
+as the MLP does; the convolutions add weight sharing for local patterns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import SSGANError, check_positive
+from .base import DOutput, Networks, check_image_shape
+from .layers import GaussianNoise, WNConv2d, WNLinear
+from .mlp import MLPGenerator
+
+CONV_WIDTHS = (32, 64)
+D_HIDDEN = (500, 250, 250)
+G_HIDDEN = (500, 500)
+
+
+class ConvMLPDiscriminator(nn.Module):
+    """Conv stem + dense layers (see the module docstring). ``feature_layer`` indexes the dense
+    hidden layers, as in :class:`~ssgan.networks.mlp.MLPDiscriminator`."""
+
+    def __init__(self, image_shape: Sequence[int], num_classes: int, conv_widths: Sequence[int],
+                 hidden: Sequence[int], input_noise: float, conv_noise: float,
+                 hidden_noise: float, feature_layer: int = -1):
+        super().__init__()
+        if not hidden:
+            raise SSGANError("the discriminator needs at least one dense hidden layer (d_hidden)")
+        c, h, w = image_shape
+        self.input_noise = GaussianNoise(input_noise)
+        chans = [c, *conv_widths]
+        self.convs = nn.ModuleList(WNConv2d(a, b, 3, 2, 1) for a, b in zip(chans[:-1], chans[1:]))
+        for _ in conv_widths:
+            h, w = math.ceil(h / 2), math.ceil(w / 2)
+        self.conv_noise = GaussianNoise(conv_noise)
+        dims = [chans[-1] * h * w, *hidden]
+        self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.noise = GaussianNoise(hidden_noise)
+        self.out = WNLinear(hidden[-1], num_classes, train_scale=True)
+        n = len(hidden)
+        if not -n <= feature_layer < n:
+            raise SSGANError(f"feature_layer must index one of the {n} dense hidden layers "
+                             f"(-{n}..{n - 1}), got {feature_layer}")
+        self.feature_layer = feature_layer % n
+        self.feature_dim = hidden[self.feature_layer]
+        self.couples_batch = False
+        self.register_buffer("initialised", torch.tensor(False))
+
+    def _stem(self, x: Tensor, init: bool = False) -> Tensor:
+        h = self.input_noise(x)
+        for conv in self.convs:
+            if init:
+                conv.init_from(h)
+            h = self.conv_noise(F.relu(conv(h)))
+        return h.flatten(1)
+
+    def forward(self, x: Tensor) -> DOutput:
+        h = self._stem(x)
+        features = h
+        for i, layer in enumerate(self.hidden):
+            h = F.relu(layer(h))
+            if i == self.feature_layer:
+                features = h
+            h = self.noise(h)
+        return DOutput(self.out(h), features)
+
+    @torch.no_grad()
+    def data_init(self, x: Tensor) -> None:
+        """Data-dependent init of every weight-normalised layer, layer by layer."""
+        h = self._stem(x, init=True)
+        for layer in self.hidden:
+            layer.init_from(h)
+            h = self.noise(F.relu(layer(h)))
+        self.out.init_from(h)
+        self.initialised.fill_(True)
+
+
+class ConvMLP(Networks):
+    """A conv3x3/2 stem before the MLP discriminator's dense layers; the MLP generator (see the
+    module docstring).
+
+    Args:
+        conv_widths: channels of the stride-2 convolutions.
+        d_hidden: D's dense hidden sizes after the stem.
+        g_hidden: G's hidden sizes.
+        input_noise: sigma of the Gaussian noise on D's input.
+        conv_noise: sigma of the noise after each convolution.
+        hidden_noise: sigma of the noise after D's dense hidden layers.
+        **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
+            feature_layer; minibatch discrimination is not offered)."""
+
+    def __init__(self, conv_widths: list[int] = list(CONV_WIDTHS),
+                 d_hidden: list[int] = list(D_HIDDEN), g_hidden: list[int] = list(G_HIDDEN),
+                 input_noise: float = 0.3, conv_noise: float = 0.5, hidden_noise: float = 0.5,
+                 **common):
+        super().__init__(**common)
+        if self.minibatch is not None:
+            raise SSGANError("the ConvMLP networks have no minibatch discrimination layer; use "
+                             "--model.networks MLP for it")
+        if not conv_widths or min(conv_widths) <= 0 or min(d_hidden or [0]) <= 0:
+            raise SSGANError(f"ConvMLP needs positive conv_widths and d_hidden, got "
+                             f"{list(conv_widths)} and {list(d_hidden)}")
+        for name, v in (("input_noise", input_noise), ("conv_noise", conv_noise),
+                        ("hidden_noise", hidden_noise)):
+            check_positive(f"model.networks.{name}", v, allow_zero=True)
+        self.conv_widths, self.d_hidden, self.g_hidden = (list(conv_widths), list(d_hidden),
+                                                          list(g_hidden))
+        self.input_noise, self.conv_noise = float(input_noise), float(conv_noise)
+        self.hidden_noise = float(hidden_noise)
+
+    def name(self, image_shape) -> str:
+        return "conv_mlp"
+
+    def build(self, image_shape, num_classes, conditional=False):
+        image_shape = check_image_shape(image_shape)
+        d = ConvMLPDiscriminator(image_shape, num_classes, self.conv_widths, self.d_hidden,
+                                 self.input_noise, self.conv_noise, self.hidden_noise,
+                                 self.feature_layer)
+        g = MLPGenerator(self.latent_dim, image_shape, self.g_hidden,
+                         num_classes if conditional else 0)
+        return d, g
+
+
+__all__ = ["ConvMLP", "ConvMLPDiscriminator"]
