@@ -16,7 +16,7 @@ as the MLP does; the convolutions add weight sharing for local patterns.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
