@@ -27,7 +27,7 @@ from .base import DOutput, Networks, check_image_shape
 from .layers import GaussianNoise, WNConv2d, WNLinear
 from .mlp import MLPGenerator
 
-CONV_WIDTHS = (32, 64)
+CONV_WIDTHS = (16, 32)
 D_HIDDEN = (500, 250, 250)
 G_HIDDEN = (500, 500)
 

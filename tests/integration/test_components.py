@@ -145,3 +145,23 @@ def test_recommended_preset_adds_the_consistency_term_to_any_run(quiet_trainer_a
     assert model.regularizers[1].threshold == 0.5
     assert type(model.d_objective).__name__ == "FeatureMatching"
     assert math.isfinite(metrics["test/error"])
+
+
+def test_conv_mlp_config_composes_and_its_checkpoint_loads(quiet_trainer_args):
+    """``configs/conv_mlp.yaml`` after the recommended recipe: the run trains the ConvMLP
+    networks with the consistency term, and the checkpoint alone rebuilds them."""
+    from ssgan.networks import ConvMLPDiscriminator
+
+    repo = Path(__file__).resolve().parents[2]
+    metrics, run_dir = run_training(quiet_trainer_args + [
+        "--config", str(repo / "configs" / "recommended.yaml"),
+        "--config", str(repo / "configs" / "conv_mlp.yaml"),
+        "--model.networks.d_hidden", "[32]", "--model.networks.g_hidden", "[32]",
+        "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
+    assert math.isfinite(logged_metrics(run_dir)["train/loss_consistency"])
+    assert math.isfinite(metrics["test/error"])
+    model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    d = model.discriminator
+    assert isinstance(d, ConvMLPDiscriminator)
+    assert [c.v.shape[0] for c in d.convs] == [16, 32] and d.feature_dim == 32
+    assert [type(r).__name__ for r in model.regularizers] == ["Consistency"]
