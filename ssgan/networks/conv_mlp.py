@@ -18,7 +18,8 @@ split seeds were 25.58 / 25.73 / 24.45 % against the MLP's 24.10 / 28.81 / 25.67
 smaller spread, the median 0.09 points lower. After 30 minutes it ended 1.37 points below the
 MLP on seed 2 and level on seed 0. Without ``Consistency`` it was worse than the MLP (27.76 %
 against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was much worse than the
-``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %.
+``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On 5,000 Fashion-MNIST
+images with 100 labels: 26.05 % against 27.54 % (lower on each split).
 """
 
 from __future__ import annotations
