@@ -15,8 +15,8 @@ as the MLP does; the convolutions add weight sharing for local patterns.
 Measured on Fashion-MNIST-100 with ``Consistency`` (BENCHMARKS.md, session 8; 2 CPU threads):
 the default ``[16, 32]`` costs about the ``mlp_mnist`` step per batch. At 5 minutes the three
 split seeds were 25.58 / 25.73 / 24.45 % against the MLP's 24.10 / 28.81 / 25.67 %: a much
-smaller spread, the median 0.09 points lower. After 30 minutes it ended 1.37 points below the
-MLP on seed 2 and level on seed 0. Without ``Consistency`` it was worse than the MLP (27.76 %
+smaller spread, the median 0.09 points lower. After 30 minutes: 23.53 / 23.46 / 22.37 %
+against 23.55 / 24.31 / 23.90 % (median 23.46 against 23.90 %). Without ``Consistency`` it was worse than the MLP (27.76 %
 against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was much worse than the
 ``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On 5,000 Fashion-MNIST
 images with 100 labels: 26.05 % against 27.54 % (lower on each split).
