@@ -21,6 +21,27 @@ def logged_metrics(run_dir) -> dict:
     return out
 
 
+def supervised_loss_before_after(d, x, y, steps: int, lr: float = 3e-3) -> tuple[float, float]:
+    """D's cross-entropy on ``(x, y)`` in evaluation mode, before and after ``steps`` Adam steps
+    on it in training mode."""
+    import torch.nn.functional as F
+
+    def eval_loss():
+        d.eval()
+        with torch.no_grad():
+            loss = F.cross_entropy(d(x).logits, y).item()
+        d.train()
+        return loss
+
+    before = eval_loss()
+    opt = torch.optim.Adam(d.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(d(x).logits, y).backward()
+        opt.step()
+    return before, eval_loss()
+
+
 @pytest.fixture
 def quiet_trainer_args(tmp_path):
     """CLI arguments that keep a test run small, silent and inside tmp_path."""

@@ -19,7 +19,7 @@ from .mlp import MLP, MLP_PRESETS, MLPDiscriminator, MLPGenerator
 PRESETS = (*MLP_PRESETS, *CONV_PRESETS)
 
 __all__ = ["Auto", "CONV_PRESETS", "Conv", "Conv28", "Conv28Discriminator",
-           "Conv28Generator", "ConvDiscriminator", "ConvMLP", "ConvMLPDiscriminator", "ConvGenerator", "DOutput",
-           "GaussianNoise", "MLP", "MLP_PRESETS", "MLPDiscriminator", "MLPGenerator",
-           "MinibatchDiscrimination", "Networks", "PRESETS", "VirtualBatchNorm1d", "WNConv2d",
-           "WNConvTranspose2d", "WNLinear", "init_weight_norm"]
+           "Conv28Generator", "ConvDiscriminator", "ConvGenerator", "ConvMLP",
+           "ConvMLPDiscriminator", "DOutput", "GaussianNoise", "MLP", "MLP_PRESETS",
+           "MLPDiscriminator", "MLPGenerator", "MinibatchDiscrimination", "Networks", "PRESETS",
+           "VirtualBatchNorm1d", "WNConv2d", "WNConvTranspose2d", "WNLinear", "init_weight_norm"]

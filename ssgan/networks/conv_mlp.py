@@ -16,10 +16,10 @@ Measured on Fashion-MNIST-100 with ``Consistency`` (BENCHMARKS.md, session 8; 2 
 the default ``[16, 32]`` costs about the ``mlp_mnist`` step per batch. At 5 minutes the three
 split seeds were 25.58 / 25.73 / 24.45 % against the MLP's 24.10 / 28.81 / 25.67 %: a much
 smaller spread, the median 0.09 points lower. After 30 minutes: 23.53 / 23.46 / 22.37 %
-against 23.55 / 24.31 / 23.90 % (median 23.46 against 23.90 %). Without ``Consistency`` it was worse than the MLP (27.76 %
-against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was much worse than the
-``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On 5,000 Fashion-MNIST
-images with 100 labels: 26.05 % against 27.54 % (lower on each split).
+against 23.55 / 24.31 / 23.90 % (median 23.46 against 23.90 %). Without ``Consistency`` it was
+worse than the MLP (27.76 % against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was
+much worse than the ``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On
+5,000 Fashion-MNIST images with 100 labels: 26.05 % against 27.54 % (lower on each split).
 """
 
 from __future__ import annotations
@@ -27,49 +27,37 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import SSGANError, check_positive
-from .base import DOutput, Networks, check_image_shape
-from .layers import GaussianNoise, WNConv2d, WNLinear
-from .mlp import MLPGenerator
+from .base import Networks, check_image_shape
+from .layers import GaussianNoise, WNConv2d
+from .mlp import MLP_PRESETS, MLPDiscriminator, MLPGenerator
 
 CONV_WIDTHS = (16, 32)
 D_HIDDEN = (500, 250, 250)
-G_HIDDEN = (500, 500)
+# the improved-gan MNIST generator and noise levels
+MNIST = MLP_PRESETS["mlp_mnist"]
 
 
-class ConvMLPDiscriminator(nn.Module):
-    """Conv stem + dense layers (see the module docstring). ``feature_layer`` indexes the dense
-    hidden layers, as in :class:`~ssgan.networks.mlp.MLPDiscriminator`."""
+class ConvMLPDiscriminator(MLPDiscriminator):
+    """Conv stem + the MLP discriminator's dense layers (see the module docstring).
+    ``feature_layer`` indexes the dense hidden layers."""
 
     def __init__(self, image_shape: Sequence[int], num_classes: int, conv_widths: Sequence[int],
                  hidden: Sequence[int], input_noise: float, conv_noise: float,
                  hidden_noise: float, feature_layer: int = -1):
-        super().__init__()
-        if not hidden:
-            raise SSGANError("the discriminator needs at least one dense hidden layer (d_hidden)")
         c, h, w = image_shape
-        self.input_noise = GaussianNoise(input_noise)
         chans = [c, *conv_widths]
-        self.convs = nn.ModuleList(WNConv2d(a, b, 3, 2, 1) for a, b in zip(chans[:-1], chans[1:]))
+        # built before the dense layers, so their initial weights are drawn first
+        convs = nn.ModuleList(WNConv2d(a, b, 3, 2, 1) for a, b in zip(chans[:-1], chans[1:]))
         for _ in conv_widths:
             h, w = math.ceil(h / 2), math.ceil(w / 2)
+        super().__init__(chans[-1] * h * w, num_classes, hidden, input_noise, hidden_noise,
+                         feature_layer)
+        self.convs = convs
         self.conv_noise = GaussianNoise(conv_noise)
-        dims = [chans[-1] * h * w, *hidden]
-        self.hidden = nn.ModuleList(WNLinear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.noise = GaussianNoise(hidden_noise)
-        self.out = WNLinear(hidden[-1], num_classes, train_scale=True)
-        n = len(hidden)
-        if not -n <= feature_layer < n:
-            raise SSGANError(f"feature_layer must index one of the {n} dense hidden layers "
-                             f"(-{n}..{n - 1}), got {feature_layer}")
-        self.feature_layer = feature_layer % n
-        self.feature_dim = hidden[self.feature_layer]
-        self.couples_batch = False
-        self.register_buffer("initialised", torch.tensor(False))
 
     def _stem(self, x: Tensor, init: bool = False) -> Tensor:
         h = self.input_noise(x)
@@ -78,26 +66,6 @@ class ConvMLPDiscriminator(nn.Module):
                 conv.init_from(h)
             h = self.conv_noise(F.relu(conv(h)))
         return h.flatten(1)
-
-    def forward(self, x: Tensor) -> DOutput:
-        h = self._stem(x)
-        features = h
-        for i, layer in enumerate(self.hidden):
-            h = F.relu(layer(h))
-            if i == self.feature_layer:
-                features = h
-            h = self.noise(h)
-        return DOutput(self.out(h), features)
-
-    @torch.no_grad()
-    def data_init(self, x: Tensor) -> None:
-        """Data-dependent init of every weight-normalised layer, layer by layer."""
-        h = self._stem(x, init=True)
-        for layer in self.hidden:
-            layer.init_from(h)
-            h = self.noise(F.relu(layer(h)))
-        self.out.init_from(h)
-        self.initialised.fill_(True)
 
 
 class ConvMLP(Networks):
@@ -115,9 +83,11 @@ class ConvMLP(Networks):
             feature_layer; minibatch discrimination is not offered)."""
 
     def __init__(self, conv_widths: list[int] = list(CONV_WIDTHS),
-                 d_hidden: list[int] = list(D_HIDDEN), g_hidden: list[int] = list(G_HIDDEN),
-                 input_noise: float = 0.3, conv_noise: float = 0.5, hidden_noise: float = 0.5,
-                 **common):
+                 d_hidden: list[int] = list(D_HIDDEN),
+                 g_hidden: list[int] = list(MNIST["g_hidden"]),
+                 input_noise: float = MNIST["input_noise"],
+                 conv_noise: float = MNIST["hidden_noise"],
+                 hidden_noise: float = MNIST["hidden_noise"], **common):
         super().__init__(**common)
         if self.minibatch is not None:
             raise SSGANError("the ConvMLP networks have no minibatch discrimination layer; use "

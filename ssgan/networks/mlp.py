@@ -66,8 +66,13 @@ class MLPDiscriminator(nn.Module):
         self.feature_dim = hidden[self.feature_layer]
         self.register_buffer("initialised", torch.tensor(False))
 
+    def _stem(self, x: Tensor, init: bool = False) -> Tensor:
+        """The input of the first dense layer: the noisy flattened image (a subclass may put
+        layers here, data-initialising them when ``init``)."""
+        return self.input_noise(x.flatten(1))
+
     def forward(self, x: Tensor) -> DOutput:
-        h = self.input_noise(x.flatten(1))
+        h = self._stem(x)
         features = h
         for i, layer in enumerate(self.hidden):
             h = F.relu(layer(h))
@@ -81,7 +86,7 @@ class MLPDiscriminator(nn.Module):
     @torch.no_grad()
     def data_init(self, x: Tensor) -> None:
         """Data-dependent init of every weight-normalised layer, layer by layer."""
-        h = self.input_noise(x.flatten(1))
+        h = self._stem(x, init=True)
         for layer in self.hidden:
             layer.init_from(h)
             h = self.noise(F.relu(layer(h)))

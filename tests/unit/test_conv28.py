@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import supervised_loss_before_after
 from ssgan.networks.conv28 import Conv28Discriminator, Conv28Generator, FastDropout, build_conv28
 from ssgan.errors import SSGANError
 from ssgan.networks import DOutput
@@ -82,21 +83,8 @@ def test_a_few_steps_reduce_the_supervised_loss():
     x = torch.rand(20, 1, 28, 28)
     y = torch.arange(20) % 10
     d.data_init(x)
-    opt = torch.optim.Adam(d.parameters(), lr=3e-3)
-
-    def eval_loss():
-        d.eval()
-        with torch.no_grad():
-            loss = F.cross_entropy(d(x).logits, y).item()
-        d.train()
-        return loss
-
-    before = eval_loss()
-    for _ in range(30):
-        opt.zero_grad()
-        F.cross_entropy(d(x).logits, y).backward()
-        opt.step()
-    assert eval_loss() < 0.5 * before
+    before, after = supervised_loss_before_after(d, x, y, 30)
+    assert after < 0.5 * before
 
 
 def test_bad_sizes_are_one_line_errors():
