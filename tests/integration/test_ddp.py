@@ -81,7 +81,12 @@ def test_ddp_two_cpu_processes(tmp_path):
              "--trainer.logger.init_args.save_dir", str(save_dir),
              "--trainer.callbacks", json.dumps(callbacks)],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=800)
-        if proc.returncode == 0 or "address already in use" not in proc.stderr.lower():
+        # gloo's rendezvous can also abort at start-up ("terminate called without an active
+        # exception", seen once in CI right after both ranks initialised); try again as for a
+        # taken port, with every assertion below unchanged
+        err = proc.stderr.lower()
+        if proc.returncode == 0 or not ("address already in use" in err or
+                                        "terminate called without an active exception" in err):
             break
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Traceback" not in proc.stderr
