@@ -30,7 +30,7 @@ import pytorch_lightning as pl
 import torch
 
 from ssgan import SSGAN, SSLDataModule
-from ssgan.networks import Conv, Conv28
+from ssgan.networks import Conv, Conv28, ConvMLP
 from ssgan.data.sources import ImageData, register_source
 from ssgan.runs import quiet_library_noise
 
@@ -56,7 +56,8 @@ def synthetic_source(shape: tuple[int, int, int]) -> str:
 # network name -> (image shape, networks component)
 NETWORKS = {"conv_cifar": ((3, 32, 32), lambda: Conv("conv_cifar")),
             "conv_svhn": ((3, 32, 32), lambda: Conv("conv_svhn")),
-            "conv28": ((1, 28, 28), Conv28)}
+            "conv28": ((1, 28, 28), Conv28),
+            "conv_mlp": ((1, 28, 28), ConvMLP)}
 SOURCES = {shape: synthetic_source(shape) for shape in {s for s, _ in NETWORKS.values()}}
 
 
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
         f"- device: {device}; torch {torch.__version__}, python {platform.python_version()}",
         f"- load average after the run (1/5/15 min): "
         + (", ".join(f"{v:.2f}" for v in load) if load else "n/a"),
-        f"- synthetic data (3x32x32 for conv_cifar/conv_svhn, 1x28x28 for conv28); epoch = "
+        f"- synthetic data (3x32x32 for conv_cifar/conv_svhn, 1x28x28 for conv28 and conv_mlp); epoch = "
         f"{rows[0]['steps_per_epoch']} steps "
         f"(50,000 images / batch {args.batch_size}); each step: D on {args.batch_size} labeled + "
         f"{args.batch_size} unlabeled + {args.batch_size} generated, G step on "

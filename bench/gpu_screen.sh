@@ -135,6 +135,36 @@ fashion pi_decay0_s2 2 ${R}Consistency --trainer.max_steps 4500 --model.lr_decay
 fashion ict10_decay0_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 10 --trainer.max_steps 4200 --model.lr_decay_start 0
 fashion ict3_decay_s2 2 ${R}InterpolationConsistency --model.regularizers.weight 3 --trainer.max_steps 4200 --model.lr_decay_start 0.5
 ;;
+7)  # session 9: the ConvMLP networks (session 8) with Consistency, and what might add to them
+B="--model.networks ConvMLP ${R}Consistency"
+fashion cm_pi 0 $B
+fashion cm_pi_s1 1 $B
+fashion cm_pi_s2 2 $B
+fashion cm_pi_t1 0 $B --model.regularizers.translate 1
+fashion cm_pi_flip 0 $B --model.regularizers.flip true
+fashion cm_pi_aug1 0 $B --data.augment_translate 1
+fashion cm_ict10 0 --model.networks ConvMLP ${R}InterpolationConsistency --model.regularizers.weight 10
+fashion cm_pi_ict10 0 $B ${R}InterpolationConsistency --model.regularizers.weight 10
+fashion cm_pi_ent 0 $B ${R}EntropyMinimization
+fashion cm_pi_pl 0 $B ${R}PseudoLabel
+fashion cm_pi_in015 0 $B --model.networks.input_noise 0.15
+fashion cm_pi_conv03 0 $B --model.networks.conv_noise 0.3
+fashion cm_pi_w3 0 $B --model.regularizers.weight 3
+fashion cm_pi_lr1e3 0 $B --model.lr 0.001
+fashion cm_pi_ict10_s1 1 $B ${R}InterpolationConsistency --model.regularizers.weight 10
+;;
+8)  # session 9, follow-up (150 s, about the batches a 2-core CPU trains in 5 minutes): ConvMLP +
+   # Consistency with other learning rates (lr 1e-3 led stage 7 at 3,000 batches) and a shorter EMA
+B="--model.networks ConvMLP ${R}Consistency"
+for s in 1 2; do fashion cm_pi_lr1e3_s$s $s $B --model.lr 0.001; done
+for s in 0 1 2; do
+  fashion cm_pi_lr2e3_s$s $s $B --model.lr 0.002
+  fashion cm_pi_lr5e4_s$s $s $B --model.lr 0.0005
+  fashion cm_pi_lr1e3_ema995_s$s $s $B --model.lr 0.001 --model.ema_decay 0.995
+done
+for s in 0 1; do fashion cm_pi_lr1e3_flip_s$s $s $B --model.lr 0.001 --model.regularizers.flip true; done
+fashion cm_pi_ema995_s1 1 $B --model.ema_decay 0.995
+;;
 esac
 sleep 30; nvidia-smi > "$work/nvidia-smi.txt"
 wait

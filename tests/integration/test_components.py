@@ -165,3 +165,24 @@ def test_conv_mlp_config_composes_and_its_checkpoint_loads(quiet_trainer_args):
     assert isinstance(d, ConvMLPDiscriminator)
     assert [c.v.shape[0] for c in d.convs] == [16, 32] and d.feature_dim == 32
     assert [type(r).__name__ for r in model.regularizers] == ["Consistency"]
+
+
+def test_conv_mlp_mirror_config_sets_network_mirrored_consistency_and_lr(quiet_trainer_args):
+    """``configs/conv_mlp_mirror.yaml`` (the measured Fashion-MNIST recipe) replaces the
+    recommended recipe's term list: one Consistency term with mirrored views, ConvMLP, lr 1e-3;
+    the checkpoint alone restores all three."""
+    from ssgan.networks import ConvMLPDiscriminator
+
+    repo = Path(__file__).resolve().parents[2]
+    metrics, run_dir = run_training(quiet_trainer_args + [
+        "--config", str(repo / "configs" / "recommended.yaml"),
+        "--config", str(repo / "configs" / "conv_mlp_mirror.yaml"),
+        "--model.networks.d_hidden", "[32]", "--model.networks.g_hidden", "[32]",
+        "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
+    assert math.isfinite(logged_metrics(run_dir)["train/loss_consistency"])
+    assert math.isfinite(metrics["test/error"])
+    model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert isinstance(model.discriminator, ConvMLPDiscriminator)
+    assert [type(r).__name__ for r in model.regularizers] == ["Consistency"]
+    assert model.regularizers[0].flip and model.regularizers[0].translate == 0
+    assert model.hparams.lr == 0.001
