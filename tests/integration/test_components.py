@@ -147,20 +147,28 @@ def test_recommended_preset_adds_the_consistency_term_to_any_run(quiet_trainer_a
     assert math.isfinite(metrics["test/error"])
 
 
-def test_conv_mlp_config_composes_and_its_checkpoint_loads(quiet_trainer_args):
-    """``configs/conv_mlp.yaml`` after the recommended recipe: the run trains the ConvMLP
-    networks with the consistency term, and the checkpoint alone rebuilds them."""
-    from ssgan.networks import ConvMLPDiscriminator
-
+def _train_small_conv_mlp_after_recommended(quiet_trainer_args, config: str):
+    """6 steps with ``configs/recommended.yaml`` then ``configs/<config>`` (ConvMLP with small
+    dense layers); checks the consistency term and the test error are finite and returns the
+    model rebuilt from the checkpoint alone."""
     repo = Path(__file__).resolve().parents[2]
     metrics, run_dir = run_training(quiet_trainer_args + [
         "--config", str(repo / "configs" / "recommended.yaml"),
-        "--config", str(repo / "configs" / "conv_mlp.yaml"),
+        "--config", str(repo / "configs" / config),
         "--model.networks.d_hidden", "[32]", "--model.networks.g_hidden", "[32]",
         "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
     assert math.isfinite(logged_metrics(run_dir)["train/loss_consistency"])
     assert math.isfinite(metrics["test/error"])
     model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    return model
+
+
+def test_conv_mlp_config_composes_and_its_checkpoint_loads(quiet_trainer_args):
+    """``configs/conv_mlp.yaml`` after the recommended recipe: the run trains the ConvMLP
+    networks with the consistency term, and the checkpoint alone rebuilds them."""
+    from ssgan.networks import ConvMLPDiscriminator
+
+    model = _train_small_conv_mlp_after_recommended(quiet_trainer_args, "conv_mlp.yaml")
     d = model.discriminator
     assert isinstance(d, ConvMLPDiscriminator)
     assert [c.v.shape[0] for c in d.convs] == [16, 32] and d.feature_dim == 32
@@ -173,15 +181,7 @@ def test_conv_mlp_mirror_config_sets_network_mirrored_consistency_and_lr(quiet_t
     the checkpoint alone restores all three."""
     from ssgan.networks import ConvMLPDiscriminator
 
-    repo = Path(__file__).resolve().parents[2]
-    metrics, run_dir = run_training(quiet_trainer_args + [
-        "--config", str(repo / "configs" / "recommended.yaml"),
-        "--config", str(repo / "configs" / "conv_mlp_mirror.yaml"),
-        "--model.networks.d_hidden", "[32]", "--model.networks.g_hidden", "[32]",
-        "--trainer.max_steps", "6", "--data.eval_batch_size", "500"])
-    assert math.isfinite(logged_metrics(run_dir)["train/loss_consistency"])
-    assert math.isfinite(metrics["test/error"])
-    model, _ = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    model = _train_small_conv_mlp_after_recommended(quiet_trainer_args, "conv_mlp_mirror.yaml")
     assert isinstance(model.discriminator, ConvMLPDiscriminator)
     assert [type(r).__name__ for r in model.regularizers] == ["Consistency"]
     assert model.regularizers[0].flip and model.regularizers[0].translate == 0
