@@ -1,11 +1,14 @@
 """Post-hoc readouts of trained checkpoints on the test split (EMA weights, evaluation mode):
 D's K-class head (the usual figure) and its error per class, against classifiers on D's
 feature-matching features (L2-normalised): the nearest labeled image (1-NN, cosine) and the
-nearest class mean of the labeled images. With ``--mirror``, for data whose classes survive a
-left-right mirror, also the head averaged over each image and its mirror (softmax mean) and the
-1-NN over the labeled images plus their mirrors.
+nearest class mean of the labeled images; and the head with its class logits shifted by one
+constant per class so that its mean K-class prediction over the unlabeled images is uniform
+(``--model.align_prior``: :func:`ssgan.classifier.prior_shift` on 10,000 unlabeled images).
+With ``--mirror``, for data whose classes survive a left-right mirror, also the head averaged
+over each image and its mirror (softmax mean) and the 1-NN over the labeled images plus their
+mirrors.
     python bench/posthoc_readouts.py OUT.json CKPT [CKPT ...] [--mirror]
-Used in BENCHMARKS.md sessions 7 (without ``--mirror``) and 10 (with it)."""
+Used in BENCHMARKS.md sessions 7 (without ``--mirror``), 10 and 11 (with it)."""
 import argparse
 import json
 
@@ -41,6 +44,15 @@ def readouts(path: str, mirror: bool) -> dict:
          "head_error_per_class": [
              round(((head != yte) & (yte == k)).sum().item() / (yte == k).sum().item() * 100, 1)
              for k in range(num_classes)]}
+    # --model.align_prior's readout, through the same code as a run with it
+    if not hasattr(model, "class_logit_shift"):
+        model.register_buffer("class_logit_shift", torch.zeros(num_classes))
+    model.align_prior(dm)
+    r["head_prior_aligned"] = err(torch.cat([model.predict_logits(data.x_test[i:i + 2000])
+                                             for i in range(0, len(yte), 2000)]).argmax(1))
+    r["class_logit_shift"] = [round(v, 3) for v in model.class_logit_shift.tolist()]
+    ltr, _ = run(data.x_train[torch.as_tensor(dm.unlabeled_indices)])
+    r["head_predictions_per_class_unlabeled"] = torch.bincount(ltr.argmax(1), minlength=num_classes).tolist()
     if mirror:
         ltf, _ = run(data.x_test.flip(-1))
         _, flf = run(data.x_train[lab].flip(-1))

@@ -26,6 +26,8 @@ import json
 import sys
 from pathlib import Path
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -35,14 +37,17 @@ from .errors import SSGANError
 class ExportedClassifier(nn.Module):
     """uint8 images -> class probabilities, as the checkpoint's evaluation weights give them."""
 
-    def __init__(self, discriminator: nn.Module, scale: float):
+    def __init__(self, discriminator: nn.Module, scale: float, shift: Optional[Tensor] = None):
         super().__init__()
         self.discriminator = discriminator
         self.scale = float(scale)
+        # the checkpoint's --model.align_prior shift of the class logits (zeros without it)
+        k = int(shift.numel()) if shift is not None else 0
+        self.register_buffer("shift", shift.detach().clone().float() if k else torch.zeros(()))
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.discriminator(x.to(torch.float32) / self.scale).logits
-        return torch.softmax(logits, dim=1)
+        return torch.softmax(logits + self.shift, dim=1)
 
 
 def export_checkpoint(checkpoint: str, out: str | Path) -> dict:
@@ -55,7 +60,7 @@ def export_checkpoint(checkpoint: str, out: str | Path) -> dict:
     model, ckpt = load_checkpoint(checkpoint)
     prep = Preprocessing.from_checkpoint(model, ckpt)
     d = copy.deepcopy(model.eval_discriminator).cpu().eval().requires_grad_(False)
-    module = ExportedClassifier(d, prep.scale).eval()
+    module = ExportedClassifier(d, prep.scale, getattr(model, "class_logit_shift", None)).eval()
     c, h, w = prep.image_shape
     example = torch.randint(0, int(prep.scale) + 1, (2, c, h, w), dtype=torch.uint8)
     batch = torch.export.Dim("batch", min=1)

@@ -1,6 +1,7 @@
 """Terms added to a player's loss, chosen with ``--model.regularizers+=Name`` (see base.py)."""
 
 from .base import BOTH, PLAYERS, Regularizer, StepContext, evaluation_mode
+from .class_balance import ClassBalance, class_balance_loss
 from .consistency import Consistency, consistency_loss
 from .entropy import EntropyMinimization, conditional_entropy
 from .historical_averaging import HistoricalAveraging, ParameterHistory
@@ -19,6 +20,7 @@ __all__ = ["BOTH", "PLAYERS", "Regularizer", "StepContext",
            "PullAway", "pull_away_term",
            "ManifoldRegularization", "manifold_neighbour", "manifold_penalty",
            "random_unit_directions",
+           "ClassBalance", "class_balance_loss",
            "Consistency", "consistency_loss",
            "PseudoLabel", "pseudo_label_loss",
            "InterpolationConsistency", "interpolation_consistency_loss", "mix",

@@ -186,3 +186,36 @@ def test_conv_mlp_mirror_config_sets_network_mirrored_consistency_and_lr(quiet_t
     assert [type(r).__name__ for r in model.regularizers] == ["Consistency"]
     assert model.regularizers[0].flip and model.regularizers[0].translate == 0
     assert model.hparams.lr == 0.001
+
+
+def test_align_prior_shift_is_tested_saved_and_used_by_every_prediction(quiet_trainer_args, tmp_path):
+    """``--model.align_prior true``: the class-logit shift is computed on the unlabeled images,
+    makes D's mean prediction there uniform, travels in ``last.ckpt``, and the reloaded
+    classifier predicts with it (``predict_logits`` and the exported program agree); a run
+    without it keeps its state_dict keys (so older checkpoints still load)."""
+    import torch.nn.functional as F
+
+    from ssgan.data.module import SSLDataModule
+    from ssgan.export import ExportedClassifier
+
+    metrics, run_dir = train(quiet_trainer_args, ["--model.align_prior", "true",
+                                                  "--trainer.max_steps", "40"])
+    assert math.isfinite(metrics["test/error"])
+    model, ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    shift = ckpt["state_dict"]["class_logit_shift"]
+    assert shift.shape == (10,) and float(shift.abs().max()) > 0
+    assert torch.equal(model.class_logit_shift, shift)
+    dm = SSLDataModule(data_root=quiet_trainer_args[-1])
+    dm.setup()
+    x = dm.data.x_train[torch.as_tensor(dm.unlabeled_indices)]
+    raw = model.eval_discriminator(x).logits.detach()
+    aligned = model.predict_logits(x)
+    assert torch.allclose(aligned, raw + shift)
+    # the shift was set on up to ALIGN_PRIOR_IMAGES of these images (all of digits' pool)
+    assert torch.allclose(F.softmax(aligned, 1).mean(0), torch.full((10,), 0.1), atol=1e-3)
+    assert not torch.allclose(F.softmax(raw, 1).mean(0), torch.full((10,), 0.1), atol=1e-3)
+    exported = ExportedClassifier(model.eval_discriminator, 1.0, model.class_logit_shift)
+    assert torch.allclose(exported(x[:50]), F.softmax(aligned[:50], 1), atol=1e-6)
+    _, plain_dir = train(quiet_trainer_args, ["--trainer.max_steps", "2"])
+    plain = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert "class_logit_shift" not in plain

@@ -14,9 +14,10 @@ from torch import nn
 from ssgan.errors import SSGANError
 from ssgan.networks import DOutput
 from ssgan.objectives import GANBatch
-from ssgan.regularizers import (Consistency, EntropyMinimization, InterpolationConsistency,
+from ssgan.regularizers import (ClassBalance, Consistency, EntropyMinimization, InterpolationConsistency,
                                 LabeledAugmentation, ManifoldRegularization, PseudoLabel,
-                                PullAway, StepContext, VirtualAdversarial, adversarial_direction, conditional_entropy,
+                                PullAway, StepContext, VirtualAdversarial, adversarial_direction,
+                                class_balance_loss, conditional_entropy,
                                 consistency_loss, interpolation_consistency_loss, kl_divergence,
                                 manifold_neighbour, manifold_penalty, mix, pseudo_label_loss,
                                 pull_away_term, random_unit_directions, unit_rows)
@@ -159,6 +160,58 @@ def test_entropy_minimization_end_to_end():
     assert terms["loss"].item() == pytest.approx(0.3 * np.mean(-(p * np.log(p)).sum(1)), rel=1e-5)
     terms["loss"].backward()
     assert all(gr is not None for gr in grads(d)) and all(gr is None for gr in grads(g))
+
+
+def test_class_balance_matches_numpy():
+    p_bar = np_softmax(LOGITS).mean(0)
+    uniform = np.full(3, 1 / 3)
+    expected = sum(u * math.log(u / q) for u, q in zip(uniform, p_bar))
+    assert class_balance_loss(torch.tensor(LOGITS)).item() == pytest.approx(expected, rel=1e-6)
+    prior = np.array([0.5, 0.0, 0.5])  # a class with no prior mass adds nothing (0 log 0 = 0)
+    expected = 0.5 * math.log(0.5 / p_bar[0]) + 0.5 * math.log(0.5 / p_bar[2])
+    got = class_balance_loss(torch.tensor(LOGITS), torch.tensor(prior, dtype=torch.float32))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_balance_is_zero_only_at_the_prior_and_lifts_a_missing_class():
+    # each row predicts a different class just as confidently: the batch mean is uniform
+    balanced = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]])
+    assert class_balance_loss(balanced).item() == pytest.approx(0.0, abs=1e-6)
+    assert class_balance_loss(balanced + 7.0).item() == pytest.approx(0.0, abs=1e-6)  # shift-free
+    # class 2 is never predicted: the loss is positive and its gradient raises class 2's logits
+    collapsed = torch.tensor([[4.0, 0.0, -3.0], [0.0, 4.0, -3.0]], requires_grad=True)
+    loss = class_balance_loss(collapsed)
+    assert loss.item() > 0.5
+    loss.backward()
+    assert bool((collapsed.grad[:, 2] < 0).all())  # descent raises the missing class
+    # a few descent steps on the logits move the mean prediction towards uniform
+    logits = collapsed.detach().clone().requires_grad_(True)
+    opt = torch.optim.SGD([logits], lr=1.0)
+    for _ in range(50):
+        opt.zero_grad()
+        class_balance_loss(logits).backward()
+        opt.step()
+    assert class_balance_loss(logits).item() < 0.01 < loss.item()
+
+
+def test_class_balance_end_to_end_and_its_prior():
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    reg = ClassBalance(weight=0.5)
+    assert reg.player == "discriminator" and ClassBalance().weight == 0.3
+    terms = reg(batch, step)
+    p_bar = np_softmax(batch.real.logits.detach().numpy()).mean(0)
+    assert terms["loss"].item() == pytest.approx(0.5 * np.sum(np.log((1 / 3) / p_bar)) / 3, rel=1e-5)
+    terms["loss"].backward()
+    assert all(gr is not None for gr in grads(d)) and all(gr is None for gr in grads(g))
+    weighted = ClassBalance(prior=[2, 1, 1])  # normalised to (0.5, 0.25, 0.25)
+    expected = sum(w * math.log(w / q) for w, q in zip((0.5, 0.25, 0.25), p_bar))
+    assert weighted(batch, step)["loss_balance"].item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(SSGANError, match="one per class"):
+        ClassBalance(prior=[0.5, 0.5])(batch, step)
+    for bad in ([1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [1.0]):
+        with pytest.raises(SSGANError, match="ClassBalance.prior"):
+            ClassBalance(prior=bad)
 
 
 def test_pull_away_end_to_end_reaches_g():
@@ -324,7 +377,7 @@ def test_pseudo_label_targets_come_from_d_in_eval_mode_without_gradient():
 
 def test_negative_weight_is_rejected():
     for cls in (EntropyMinimization, PullAway, ManifoldRegularization, Consistency, PseudoLabel,
-                InterpolationConsistency, VirtualAdversarial, LabeledAugmentation):
+                InterpolationConsistency, VirtualAdversarial, LabeledAugmentation, ClassBalance):
         with pytest.raises(SSGANError, match="weight"):
             cls(weight=-1.0)
 
@@ -343,12 +396,14 @@ def test_chosen_by_name_on_the_command_line_with_their_defaults():
                              "--regs+=PullAway", "--regs.weight", "0.5",
                              "--regs+=InterpolationConsistency", "--regs.weight", "10",
                              "--regs+=VirtualAdversarial", "--regs+=LabeledAugmentation",
-                             "--regs+=Consistency", "--regs.translate", "2", "--regs.flip", "true"])
+                             "--regs+=Consistency", "--regs.translate", "2", "--regs.flip", "true",
+                             "--regs+=ClassBalance", "--regs.prior", "[1, 3]"])
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
     regs = instantiate(cfg).regs
     assert [type(r) for r in regs] == [EntropyMinimization, ManifoldRegularization, Consistency,
                                        PullAway, InterpolationConsistency, VirtualAdversarial,
-                                       LabeledAugmentation, Consistency]
+                                       LabeledAugmentation, Consistency, ClassBalance]
+    assert regs[8].weight == 0.3 and regs[8].prior.tolist() == [0.25, 0.75]
     assert (regs[6].weight, regs[6].translate, regs[6].flip) == (1.0, 2, False)
     assert (regs[7].translate, regs[7].flip, regs[2].translate, regs[2].flip) == (2, True, 0, False)
     assert (regs[4].weight, regs[4].alpha, regs[4].teacher) == (10.0, 1.0, False)
@@ -357,7 +412,7 @@ def test_chosen_by_name_on_the_command_line_with_their_defaults():
     assert regs[2].teacher is True and regs[3].weight == 0.5
     assert [r.player for r in regs] == ["discriminator", "discriminator", "discriminator",
                                         "generator", "discriminator", "discriminator",
-                                        "discriminator", "discriminator"]
+                                        "discriminator", "discriminator", "discriminator"]
 
 
 # -- interpolation consistency (ICT) -----------------------------------------------------------
@@ -565,3 +620,18 @@ def test_labeled_augmentation_is_the_cross_entropy_of_an_augmented_labeled_image
     assert all(gr is not None for gr in grads(d))
     with pytest.raises(SSGANError, match="translate > 0 or flip"):
         LabeledAugmentation(translate=0)
+
+
+def test_prior_shift_solves_for_the_prior():
+    from ssgan.classifier import prior_shift
+
+    # identical rows: the shift must make that one row's softmax the prior itself
+    same = torch.tensor([[2.0, 0.0], [2.0, 0.0]])
+    assert torch.allclose(prior_shift(same), torch.tensor([-1.0, 1.0]), atol=1e-5)
+    b = prior_shift(same, torch.tensor([3.0, 1.0]))  # normalised to (0.75, 0.25)
+    assert torch.allclose(torch.softmax(same[0] + b, 0), torch.tensor([0.75, 0.25]), atol=1e-5)
+    logits = torch.tensor(LOGITS)
+    b = prior_shift(logits)
+    assert torch.allclose(torch.softmax(logits + b, 1).mean(0), torch.full((3,), 1 / 3), atol=1e-5)
+    assert abs(float(b.sum())) < 1e-5  # the free constant is fixed at mean 0
+    assert torch.allclose(prior_shift(logits + 5.0), b, atol=1e-5)  # a common offset changes nothing
