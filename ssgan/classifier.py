@@ -140,12 +140,14 @@ class ClassifierModule(pl.LightningModule):
             and applied wherever the classifier predicts (test, ``evaluate.py predict``,
             export). Assumes the classes are about equally common among the unlabeled images.
             With few labels D may predict one class for far fewer images than its share (on
-            Fashion-MNIST-100, Shirt for 1 % of them); after 30 minutes on Fashion-MNIST-100
-            this lowered the error on each of 3 seeds (BENCHMARKS.md, session 11).
+            Fashion-MNIST-100, Shirt for 1 % of them). On 30-minute Fashion-MNIST-100 checkpoints
+            it lowered the error of all 4 trained without ``ClassBalance`` (by 0.45-1.95 points)
+            and was mixed on the 3 trained with it (BENCHMARKS.md, session 11).
     """
 
-    #: unlabeled images that estimate D's mean prediction for ``align_prior``: each class's
-    #: share within about +-0.3 points, at about 0.3 s of a 2-core CPU for the 28x28 networks
+    #: unlabeled images that estimate D's mean prediction for ``align_prior``: enough for each
+    #: of 10 classes' share to within about +-0.3 points (binomial standard error), at the cost
+    #: of one evaluation forward pass over them
     ALIGN_PRIOR_IMAGES = 10_000
 
     def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10,

@@ -25,7 +25,6 @@ import copy
 import json
 import sys
 from pathlib import Path
-
 from typing import Optional
 
 import torch
