@@ -26,6 +26,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from .ema import EMA
 from .errors import SSGANError, check_positive
 from .networks import Auto, Networks
+from .regularizers.base import evaluation_mode
 
 
 def training_augmentation(datamodule) -> Callable[[Tensor], Tensor]:
@@ -203,22 +204,20 @@ class ClassifierModule(pl.LightningModule):
         """The weights used for evaluation: the EMA copy when enabled."""
         return self.ema.module if self.ema is not None else self.discriminator
 
-    def classify(self, x: Tensor) -> Tensor:
-        """The class logits the classifier predicts with: the evaluation weights' logits plus the
-        ``align_prior`` shift (the module must be in evaluation mode for eval-mode outputs)."""
-        logits = self.eval_discriminator(x).logits
+    def shift_logits(self, logits: Tensor) -> Tensor:
+        """D's class logits plus the ``align_prior`` shift (unchanged without the option)."""
         shift = getattr(self, "class_logit_shift", None)
         return logits if shift is None else logits + shift.to(logits.dtype)
 
+    def classify(self, x: Tensor) -> Tensor:
+        """The class logits the classifier predicts with: the evaluation weights' logits, shifted
+        (:meth:`shift_logits`); eval-mode outputs need the module in evaluation mode."""
+        return self.shift_logits(self.eval_discriminator(x).logits)
+
     @torch.no_grad()
     def predict_logits(self, x: Tensor) -> Tensor:
-        d = self.eval_discriminator
-        was_training = d.training
-        d.eval()
-        try:
+        with evaluation_mode(self.eval_discriminator):
             return self.classify(x)
-        finally:
-            d.train(was_training)
 
     @torch.no_grad()
     def align_prior(self, datamodule=None) -> None:
@@ -229,14 +228,9 @@ class ClassifierModule(pl.LightningModule):
         idx = torch.as_tensor(dm.unlabeled_indices)
         g = torch.Generator().manual_seed(0)
         idx = idx[torch.randperm(len(idx), generator=g)[: self.ALIGN_PRIOR_IMAGES]]
-        d = self.eval_discriminator
-        was_training = d.training
-        d.eval()
-        try:
+        with evaluation_mode(self.eval_discriminator) as d:
             logits = torch.cat([d(dm.data.x_train[idx[i:i + 1000]].to(self.device)).logits
                                 for i in range(0, len(idx), 1000)])
-        finally:
-            d.train(was_training)
         self.class_logit_shift.copy_(prior_shift(logits.float()))
 
     # -- training ------------------------------------------------------------------------------

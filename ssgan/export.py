@@ -40,9 +40,8 @@ class ExportedClassifier(nn.Module):
         super().__init__()
         self.discriminator = discriminator
         self.scale = float(scale)
-        # the checkpoint's --model.align_prior shift of the class logits (zeros without it)
-        k = int(shift.numel()) if shift is not None else 0
-        self.register_buffer("shift", shift.detach().clone().float() if k else torch.zeros(()))
+        # the checkpoint's --model.align_prior shift of the class logits (0 without it)
+        self.register_buffer("shift", torch.zeros(()) if shift is None else shift.detach().float().clone())
 
     def forward(self, x: Tensor) -> Tensor:
         logits = self.discriminator(x.to(torch.float32) / self.scale).logits

@@ -58,9 +58,7 @@ def features_and_probs(model, x: torch.Tensor, batch_size: int = 1000):
         for i in range(0, len(x), batch_size):
             out = d(x[i:i + batch_size].to(model.device))
             feats.append(out.features.flatten(1).float().cpu())
-            shift = getattr(model, "class_logit_shift", None)  # --model.align_prior
-            logits = out.logits if shift is None else out.logits + shift
-            probs.append(torch.softmax(logits.float(), 1).cpu())
+            probs.append(torch.softmax(model.shift_logits(out.logits).float(), 1).cpu())
     finally:
         d.train(was_training)
     return torch.cat(feats).numpy(), torch.cat(probs)
