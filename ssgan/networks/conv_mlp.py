@@ -20,6 +20,10 @@ against 23.55 / 24.31 / 23.90 % (median 23.46 against 23.90 %). Without ``Consis
 worse than the MLP (27.76 % against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was
 much worse than the ``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On
 5,000 Fashion-MNIST images with 100 labels: 26.05 % against 27.54 % (lower on each split).
+A wider stem, ``conv_widths [32, 64]``, costs about 1.6x the time per batch. With
+``configs/conv_mlp_mirror.yaml`` and ``ClassBalance`` it was ahead at equal batches early on.
+After 30 minutes on split seed 0 it reached 22.30 %, against 21.04 % for the default width
+(BENCHMARKS.md, session 12), so the default stays.
 """
 
 from __future__ import annotations
