@@ -62,8 +62,11 @@ def prior_shift(logits: Tensor, prior: Optional[Tensor] = None, iterations: int 
     has mean 0 across classes."""
     logits = logits.detach().double()
     k = logits.shape[1]
-    target = (torch.full((k,), 1.0 / k, dtype=torch.float64, device=logits.device) if prior is None
-              else prior.to(logits).clamp_min(1e-12) / prior.to(logits).clamp_min(1e-12).sum())
+    if prior is None:
+        target = torch.full((k,), 1.0 / k, dtype=torch.float64, device=logits.device)
+    else:
+        target = prior.to(logits).clamp_min(1e-12)
+        target = target / target.sum()
     b = torch.zeros(k, dtype=torch.float64, device=logits.device)
     for _ in range(iterations):
         b -= torch.log(F.softmax(logits + b, 1).mean(0) / target)
