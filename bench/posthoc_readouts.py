@@ -6,9 +6,12 @@ constant per class so that its mean K-class prediction over the unlabeled images
 (``--model.align_prior``: :func:`ssgan.classifier.prior_shift` on 10,000 unlabeled images).
 With ``--mirror``, for data whose classes survive a left-right mirror, also the head averaged
 over each image and its mirror (softmax mean) and the 1-NN over the labeled images plus their
-mirrors.
-    python bench/posthoc_readouts.py OUT.json CKPT [CKPT ...] [--mirror]
-Used in BENCHMARKS.md sessions 7 (without ``--mirror``), 10 and 11 (with it)."""
+mirrors. With ``--spread k:alpha[,k:alpha...]``, also scikit-learn's LabelSpreading (the
+baseline's code, :func:`ssgan.baselines.label_spreading`) on those features of all training
+images instead of pixels, with k neighbours and clamping factor alpha (as session 7's
+``bench/results/session7/label_spreading_features.py``).
+    python bench/posthoc_readouts.py OUT.json CKPT [CKPT ...] [--mirror] [--spread 10:0.99]
+Used in BENCHMARKS.md sessions 7 (without ``--mirror``), 10, 11 and 13 (with it)."""
 import argparse
 import json
 
@@ -18,7 +21,7 @@ import torch.nn.functional as F
 from ssgan.evaluation import datamodule_from_checkpoint, load_checkpoint
 
 
-def readouts(path: str, mirror: bool) -> dict:
+def readouts(path: str, mirror: bool, spread=()) -> dict:
     model, ckpt = load_checkpoint(path)
     dm = datamodule_from_checkpoint(ckpt)
     d = model.eval_discriminator.eval()
@@ -53,6 +56,21 @@ def readouts(path: str, mirror: bool) -> dict:
     r["class_logit_shift"] = [round(v, 3) for v in model.class_logit_shift.tolist()]
     ltr, _ = run(data.x_train[torch.as_tensor(dm.unlabeled_indices)])
     r["head_predictions_per_class_unlabeled"] = torch.bincount(ltr.argmax(1), minlength=num_classes).tolist()
+    if spread:
+        # LabelSpreading (ssgan.baselines) on D's L2-normalised features instead of pixels: the
+        # pool is every training image (labeled + unlabeled), the test images are labeled by
+        # their kNN in the fitted pool (inductive)
+        from ssgan.baselines import label_spreading
+        pool = torch.cat([lab, torch.as_tensor(dm.unlabeled_indices)]).unique()
+        _, fp = run(data.x_train[pool])
+        pos = torch.searchsorted(pool, lab)
+        fp_n = F.normalize(fp, dim=1).numpy()
+        ytr = data.y_train[pool].numpy()
+        for k, alpha in spread:
+            s = label_spreading(fp_n, ytr, pos.numpy(), ft_n.numpy(), yte.numpy(),
+                                n_neighbors=k, alpha=alpha)
+            r[f"label_spreading_features_k{k}_a{alpha}"] = round(s["error"] * 100, 2)
+            r[f"label_spreading_features_k{k}_a{alpha}_seconds"] = round(s["train_seconds"], 1)
     if mirror:
         ltf, _ = run(data.x_test.flip(-1))
         _, flf = run(data.x_train[lab].flip(-1))
@@ -67,11 +85,13 @@ def main() -> None:
     p.add_argument("out")
     p.add_argument("checkpoints", nargs="+")
     p.add_argument("--mirror", action="store_true")
+    p.add_argument("--spread", default="", help="LabelSpreading on D's features: k:alpha,k:alpha")
     a = p.parse_args()
     torch.set_num_threads(1)
+    spread = [(int(k), float(al)) for k, al in (x.split(":") for x in a.spread.split(",") if x)]
     out = {}
     for path in a.checkpoints:
-        out[path] = readouts(path, a.mirror)
+        out[path] = readouts(path, a.mirror, spread)
         print(path, out[path], flush=True)
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)
