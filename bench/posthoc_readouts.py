@@ -80,15 +80,27 @@ def readouts(path: str, mirror: bool, spread=()) -> dict:
     return r
 
 
+def spread_settings(text: str) -> list[tuple[int, float]]:
+    try:
+        out = [(int(k), float(al)) for k, al in (x.split(":") for x in text.split(",") if x)]
+    except ValueError:
+        out = None
+    if not out or any(k < 1 or not 0 < al < 1 for k, al in out):
+        raise argparse.ArgumentTypeError(
+            f"expected k:alpha pairs with k >= 1 and 0 < alpha < 1, e.g. 10:0.99,20:0.8; got {text!r}")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
     p.add_argument("checkpoints", nargs="+")
     p.add_argument("--mirror", action="store_true")
-    p.add_argument("--spread", default="", help="LabelSpreading on D's features: k:alpha,k:alpha")
+    p.add_argument("--spread", default=[], type=spread_settings,
+                   help="LabelSpreading on D's features: k:alpha[,k:alpha...], e.g. 10:0.99")
     a = p.parse_args()
     torch.set_num_threads(1)
-    spread = [(int(k), float(al)) for k, al in (x.split(":") for x in a.spread.split(",") if x)]
+    spread = a.spread
     out = {}
     for path in a.checkpoints:
         out[path] = readouts(path, a.mirror, spread)
