@@ -100,10 +100,9 @@ def main() -> None:
                    help="LabelSpreading on D's features: k:alpha[,k:alpha...], e.g. 10:0.99")
     a = p.parse_args()
     torch.set_num_threads(1)
-    spread = a.spread
     out = {}
     for path in a.checkpoints:
-        out[path] = readouts(path, a.mirror, spread)
+        out[path] = readouts(path, a.mirror, a.spread)
         print(path, out[path], flush=True)
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)
