@@ -55,7 +55,7 @@ class ClassBalance(Regularizer):
     seeds 0 / 1 / 2, against 22.71 / 23.66 / 23.80 % without the term (at 5 minutes it was
     worse on seeds 1 and 2). With ``configs/recommended.yaml`` on 5,000 Fashion-MNIST images and
     100 labels (session 14) it gave 24.31 % at the default budget against 26.31 %, lower on
-    every split; on digits-50 it was level (4.66 % against 4.59 % over 9 runs).
+    every split; on digits-50 it was no help (4.66 % against 4.59 % over 9 runs).
 
     Args:
         weight: the term's weight (0.3: see above).
