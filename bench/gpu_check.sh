@@ -4,14 +4,15 @@
 #      through the Lightning Trainer on synthetic data (bench/conv_speed.py);
 #   2. a short CIFAR-10-sized run of train.py on synthetic data (50,000 + 10,000 images of
 #      3x32x32, 4,000 labels) on the GPU, end to end: training, test, metrics.json.
-# Results go to ${OUT:-bench/results/gpu}.
+# Results go to ${OUT:-bench/results/gpu}. `bash bench/gpu_check.sh cifar` runs the second only.
 set -uo pipefail
 out=${OUT:-bench/results/gpu}
 mkdir -p "$out"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/device.txt"
 python3 -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__)" | tee -a "$out/device.txt"
-for precision in 32-true bf16-mixed; do
+# `bash bench/gpu_check.sh cifar`: the end-to-end run only
+[ "${1:-}" = cifar ] || for precision in 32-true bf16-mixed; do
   python3 bench/conv_speed.py --networks conv_cifar conv_svhn conv28 --accelerator gpu \
     --precision "$precision" --steps 30 --warmup 5 --eval-batches 5 --out "$out/conv_speed.md" \
     2>&1 | grep -v Warning

@@ -17,6 +17,18 @@ stage=${1:-1}; seconds=${SECONDS_RUN:-420}
 if [ -d .whl ]; then python3 -m pip install -q --no-deps --target /tmp/site .whl/*.whl; fi
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$work/device.txt"
+# MPS=1: run the processes' kernels side by side (CUDA MPS) instead of time-sliced; the screens
+# of sessions 4-9 were bound by that slicing (about 320 batches/s over all processes)
+if [ "${MPS:-0}" = 1 ]; then
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d && timeout 60 python3 -c "import torch; print(torch.ones(2).cuda().sum().item())"; then
+    echo "MPS on" >> "$work/device.txt"
+  else
+    echo quit | nvidia-cuda-mps-control; unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    echo "MPS failed: time-sliced" >> "$work/device.txt"
+  fi
+fi
 python3 -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__)" >> "$work/device.txt"
 # build the decoded-data cache once, before the parallel runs read it
 python3 train.py --config configs/fashion_mnist.yaml --trainer.max_steps 2 --test false \
@@ -164,6 +176,31 @@ for s in 0 1 2; do
 done
 for s in 0 1; do fashion cm_pi_lr1e3_flip_s$s $s $B --model.lr 0.001 --model.regularizers.flip true; done
 fashion cm_pi_ema995_s1 1 $B --model.ema_decay 0.995
+;;
+9)  # session 15: what might lower the 30-minute plateau of conv_mlp_mirror.yaml + ClassBalance
+   # (session 11: 21.04 / 23.17 / 22.51 % on seeds 0 / 1 / 2; the CPU trains ~19,000-21,000
+   # batches in 30 minutes), on the two weaker seeds; also the CIFAR-10-sized end-to-end check
+B="--config configs/conv_mlp_mirror.yaml ${R}ClassBalance"
+for s in 1 2; do
+  fashion cb_s$s $s $B
+  fashion cb_in05_s$s $s $B --model.networks.input_noise 0.5
+  fashion cb_lr5e4_s$s $s $B --model.lr 0.0005
+  fashion cb_w06_s$s $s $B --model.regularizers.weight 0.6
+  fashion cb_ict3_s$s $s $B ${R}InterpolationConsistency --model.regularizers.weight 3
+done
+fashion cb_noise07_s1 1 $B --model.networks.conv_noise 0.7 --model.networks.hidden_noise 0.7
+fashion cb_uw2_s1 1 $B --model.unlabeled_weight 2
+(OUT=$work/cifar timeout 300 bash bench/gpu_check.sh cifar > "$work/cifar.log" 2>&1) &
+;;
+10)  # session 15, follow-up (150 s): more noise in D (conv_noise and hidden_noise 0.7 led stage 9
+   # on seed 1) on the other seeds, and 1.0
+B="--config configs/conv_mlp_mirror.yaml ${R}ClassBalance"
+fashion cb_s0 0 $B
+fashion cb_noise07_s0 0 $B --model.networks.conv_noise 0.7 --model.networks.hidden_noise 0.7
+fashion cb_noise07_s2 2 $B --model.networks.conv_noise 0.7 --model.networks.hidden_noise 0.7
+for s in 0 1 2; do
+  fashion cb_noise10_s$s $s $B --model.networks.conv_noise 1.0 --model.networks.hidden_noise 1.0
+done
 ;;
 esac
 sleep 30; nvidia-smi > "$work/nvidia-smi.txt"
