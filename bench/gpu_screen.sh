@@ -5,11 +5,15 @@
 # count, so that the curves convert to 2-core CPU minutes with the CPU's measured batches/s),
 # and digits-50 split seeds 0-2 at the default budget. The error after N batches depends on the
 # hardware only through floating-point differences, but those move a run's curve by up to about
-# a point (session 7: Consistency, seed 0, CPU against GPU at equal batches), so a screen ranks
-# variants and the CPU confirms them. Results: $OUT/screen.tar.gz.
-#   device run: SECONDS_RUN=420 bash bench/gpu_screen.sh 1   (carry the Fashion-MNIST .gz files
-#   under datasets/FashionMNIST/raw and .whl); stage 2 is the follow-up screen (180 s); stages
-#   3-4 session 6's, 5-6 session 7's (BENCHMARKS.md). Bring back only screen.tar.gz: the device
+# a point (session 7: Consistency, seed 0, CPU against GPU at equal batches; session 15: a lead
+# of 0.89 points at 21,000 batches on the GPU was +0.18 on the CPU), so a screen ranks variants
+# and the CPU confirms them; a gain under ~1.5 points needs several training seeds per variant
+# (--seed_everything) to be seen at all. Results: $OUT/screen.tar.gz.
+#   device run: MPS=1 SECONDS_RUN=420 bash bench/gpu_screen.sh 9   (carry the Fashion-MNIST .gz
+#   files under datasets/FashionMNIST/raw and .whl). Under MPS, 12 processes trained ~50 batches/s
+#   each (session 15), so 420 s reach a 30-minute 2-core CPU run's ~21,000 batches; time-sliced
+#   (sessions 4-9) ~21 each. Stages 1-2 are session 4's, 3-4 session 6's, 5-6 session 7's, 7-8
+#   session 9's, 9-10 session 15's (BENCHMARKS.md). Bring back only screen.tar.gz: the device
 #   tool returns a limited number of files from $OUT.
 set -uo pipefail
 out=${OUT:-/tmp/screen_out}; work=/tmp/screen; mkdir -p "$out" "$work"
