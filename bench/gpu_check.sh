@@ -11,7 +11,6 @@ mkdir -p "$out"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/device.txt"
 python3 -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__)" | tee -a "$out/device.txt"
-# `bash bench/gpu_check.sh cifar`: the end-to-end run only
 [ "${1:-}" = cifar ] || for precision in 32-true bf16-mixed; do
   python3 bench/conv_speed.py --networks conv_cifar conv_svhn conv28 --accelerator gpu \
     --precision "$precision" --steps 30 --warmup 5 --eval-batches 5 --out "$out/conv_speed.md" \
