@@ -1,23 +1,25 @@
 """Post-hoc readouts of trained checkpoints on the test split (EMA weights, evaluation mode):
 D's K-class head (the usual figure) and its error per class, against classifiers on D's
 feature-matching features (L2-normalised): the nearest labeled image (1-NN, cosine) and the
-nearest class mean of the labeled images; and the head with its class logits shifted by one
-constant per class so that its mean K-class prediction over the unlabeled images is uniform
-(``--model.align_prior``: :func:`ssgan.classifier.prior_shift` on 10,000 unlabeled images).
-With ``--mirror``, for data whose classes survive a left-right mirror, also the head averaged
-over each image and its mirror (softmax mean) and the 1-NN over the labeled images plus their
-mirrors. With ``--spread k:alpha[,k:alpha...]``, also scikit-learn's LabelSpreading (the
-baseline's code, :func:`ssgan.baselines.label_spreading`) on those features of all training
-images instead of pixels, with k neighbours and clamping factor alpha (as session 7's
+nearest class mean of the labeled images (``--model.readout class_mean``'s code); and the head
+with its class logits shifted by one constant per class so that its mean K-class prediction
+over the unlabeled images is uniform (``--model.align_prior``:
+:func:`ssgan.classifier.prior_shift` on 10,000 unlabeled images). With ``--mirror``, for data
+whose classes survive a left-right mirror, also the head averaged over each image and its
+mirror (softmax mean) and the 1-NN over the labeled images plus their mirrors. With
+``--spread k:alpha[,k:alpha...]``, also scikit-learn's LabelSpreading (the baseline's code,
+:func:`ssgan.baselines.label_spreading`) on those features of all training images instead of
+pixels, with k neighbours and clamping factor alpha (as session 7's
 ``bench/results/session7/label_spreading_features.py``).
     python bench/posthoc_readouts.py OUT.json CKPT [CKPT ...] [--mirror] [--spread 10:0.99]
-Used in BENCHMARKS.md sessions 7 (without ``--mirror``), 10, 11 and 13 (with it)."""
+Used in BENCHMARKS.md sessions 7 (without ``--mirror``), 10, 11, 13 and 16 (with it)."""
 import argparse
 import json
 
 import torch
 import torch.nn.functional as F
 
+from ssgan.classifier import class_mean_logits, class_means_of
 from ssgan.evaluation import datamodule_from_checkpoint, load_checkpoint
 
 
@@ -40,10 +42,11 @@ def readouts(path: str, mirror: bool, spread=()) -> dict:
     ft_n, fl_n = F.normalize(ft, dim=1), F.normalize(fl, dim=1)
     nn1 = ylab[(ft_n @ fl_n.T).argmax(1)]
     num_classes = int(yte.max()) + 1
-    means = F.normalize(torch.stack([fl_n[ylab == k].mean(0) for k in range(num_classes)]), dim=1)
+    # --model.readout class_mean's readout, through the same code
+    means = class_means_of(fl, ylab, num_classes)
     head = lt.argmax(1)
     r = {"head": err(head), "1nn_features": err(nn1),
-         "class_mean_features": err((ft_n @ means.T).argmax(1)), "feature_dim": ft.shape[1],
+         "class_mean_features": err(class_mean_logits(ft, means).argmax(1)), "feature_dim": ft.shape[1],
          "head_error_per_class": [
              round(((head != yte) & (yte == k)).sum().item() / (yte == k).sum().item() * 100, 1)
              for k in range(num_classes)]}

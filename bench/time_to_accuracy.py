@@ -2,7 +2,8 @@
 epoch (EMA weights, whole test split).
 
     python bench/time_to_accuracy.py --seeds 0 1 2 --max-minutes 15 --target 0.25 \
-        --out bench/results/time_to_accuracy.json [--runs-dir DIR] [-- extra train.py args]
+        --out bench/results/time_to_accuracy.json [--runs-dir DIR] [--snapshot-dir DIR] \
+        [-- extra train.py args]
 
 The target is met at the first epoch whose mean test error over the last 5 epochs is at or
 below ``--target``; the wall time counts training only (evaluation time is excluded).
@@ -39,8 +40,9 @@ def rss_mib() -> float:
 class EpochTestError(pl.Callback):
     """Test error after every epoch; the evaluation time is not counted as training time."""
 
-    def __init__(self):
+    def __init__(self, snapshot_dir: str | None = None):
         self.rows, self.train_s, self._t0 = [], 0.0, None
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else None
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._t0 = time.perf_counter()
@@ -55,6 +57,14 @@ class EpochTestError(pl.Callback):
                           "test_error": err, "rss_mib": rss_mib(),
                           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
         print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)
+        if self.snapshot_dir is not None:
+            # post-hoc averages over the trajectory (bench/snapshot_average.py)
+            self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+            torch.save({"batches": self.rows[-1]["batches"], "test_logits": logits.float().cpu(),
+                        "y_test": dm.data.y_test.cpu(),
+                        "eval_weights": {k: v.detach().cpu().clone() for k, v in
+                                         pl_module.eval_discriminator.state_dict().items()}},
+                       self.snapshot_dir / f"epoch{trainer.current_epoch + 1:04d}.pt")
 
 
 def reached(rows: list[dict], target: float, window: int = 5):
@@ -93,6 +103,8 @@ def main() -> None:
                    help="also report when the test error first reaches each of these")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
+    p.add_argument("--snapshot-dir", default=None,
+                   help="save each epoch's test logits and evaluation weights here (one seed)")
     p.add_argument("--runs-dir", default=None,
                    help="keep each seed's run folder (config, last.ckpt) here instead of a temp dir")
     a, extra = p.parse_known_args()
@@ -109,7 +121,7 @@ def main() -> None:
                              "--trainer.max_time", f"00:00:{int(a.max_minutes):02d}:{int(a.max_minutes % 1 * 60):02d}",
                              "--trainer.logger.init_args.save_dir", tmp,
                              "--trainer.enable_progress_bar", "false", "--test", "false", *extra])
-            cb = EpochTestError()
+            cb = EpochTestError(a.snapshot_dir)
             cli.trainer.callbacks.append(cb)
             cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         minutes, epoch, mean = reached(cb.rows, a.target)

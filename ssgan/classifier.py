@@ -73,6 +73,29 @@ def prior_shift(logits: Tensor, prior: Optional[Tensor] = None, iterations: int 
     return (b - b.mean()).float()
 
 
+#: the scale of the class-mean readout's logits, ``scale * cos``: cosine similarities lie in
+#: [-1, 1], far too flat a softmax for probabilities; 10 is the usual order for cosine
+#: classifiers (NormFace, Wang et al. 2017). It changes the probabilities, not the predictions
+CLASS_MEAN_SCALE = 10.0
+
+#: ``readout`` choices: D's K-class head, or the nearest class mean of its features
+READOUTS = ("head", "class_mean")
+
+
+def class_mean_logits(features: Tensor, class_means: Tensor, scale: float = CLASS_MEAN_SCALE) -> Tensor:
+    """``scale * cos(f_i, m_k)``: the class logits of the nearest-class-mean readout, with
+    ``class_means`` (K, F) already L2-normalised (:func:`class_means_of`)."""
+    return scale * F.normalize(features.flatten(1).float(), dim=1) @ class_means.T.to(torch.float32)
+
+
+def class_means_of(features: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """(K, F): per class, the mean of the L2-normalised features of its labeled images,
+    L2-normalised; a class with no labeled image gets a zero row (cosine 0 to everything)."""
+    f = F.normalize(features.flatten(1).float(), dim=1)
+    sums = torch.zeros(num_classes, f.shape[1], dtype=f.dtype, device=f.device).index_add_(0, labels, f)
+    return F.normalize(sums, dim=1)
+
+
 def _timers(trainer) -> list[Timer]:
     return [cb for cb in trainer.callbacks if isinstance(cb, Timer) and cb.time_remaining() is not None]
 
@@ -147,6 +170,18 @@ class ClassifierModule(pl.LightningModule):
             Fashion-MNIST-100, Shirt for 1 % of them). On 30-minute Fashion-MNIST-100 checkpoints
             it lowered the error of all 4 trained without ``ClassBalance`` (by 0.45-1.95 points)
             and was mixed on the 3 trained with it (BENCHMARKS.md, session 11).
+        readout: how the class is read from D. ``head``: D's K class logits. ``class_mean``:
+            the nearest class mean of D's features (the feature-matching layer): each labeled
+            image's features are L2-normalised, averaged per class and normalised again, and an
+            image's class logits are ``CLASS_MEAN_SCALE * cos(features, mean_k)``
+            (:func:`class_mean_logits`; the nearest-class-mean classifier of Mensink et al. 2013
+            on cosine similarity). The means are set from the evaluation weights before every
+            validation, test and checkpoint, saved in the checkpoint and used wherever the
+            classifier predicts. With 10 labels per class D's head fits the labeled images
+            while the class means average them; on 30-minute Fashion-MNIST-100 checkpoints of
+            ``configs/conv_mlp_mirror.yaml`` + ``ClassBalance`` the class means were lower than the
+            head on 9 of 10 (BENCHMARKS.md, session 16), on digits-50 the head was lower on
+            3 of 3 (session 7).
     """
 
     #: unlabeled images that estimate D's mean prediction for ``align_prior``: enough for each
@@ -159,7 +194,7 @@ class ClassifierModule(pl.LightningModule):
                  betas: tuple[float, float] = (0.5, 0.999), adam_eps: float = 1e-8,
                  lr_decay_start: float = 1.0, ema: bool = True, ema_decay: float = 0.999,
                  ema_bias_correction: bool = False, data_init: bool = True,
-                 data_init_size: int = 500, align_prior: bool = False):
+                 data_init_size: int = 500, align_prior: bool = False, readout: str = "head"):
         super().__init__()
         check_positive("model.lr", lr)
         check_positive("model.adam_eps", adam_eps)
@@ -169,6 +204,8 @@ class ClassifierModule(pl.LightningModule):
                              f"got {lr_decay_start}")
         if not 0 <= ema_decay < 1:
             raise SSGANError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        if readout not in READOUTS:
+            raise SSGANError(f"model.readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         with warnings.catch_warnings():
             # the components are objects only when the module is built in Python; train.py
             # saves them as class_path/init_args, which is what reloads a checkpoint
@@ -193,8 +230,14 @@ class ClassifierModule(pl.LightningModule):
         return self.networks.build(self.image_shape, self.num_classes, conditional)
 
     def _init_ema(self) -> None:
+        """The EMA copy of D and, with ``readout class_mean``, the class means' buffer (once D
+        exists, whose ``feature_dim`` sizes it); without the option the state_dict keys stay
+        those of older checkpoints."""
         self.ema = (EMA(self.discriminator, self.ema_decay, bias_correction=self.ema_bias_correction)
                     if self.use_ema else None)
+        if self.hparams.get("readout", "head") == "class_mean":
+            self.register_buffer("class_means", torch.zeros(self.num_classes,
+                                                            self.discriminator.feature_dim))
 
     #: whether the module trains a generator (sample quality, augmentation need one)
     has_generator = False
@@ -212,10 +255,20 @@ class ClassifierModule(pl.LightningModule):
         shift = getattr(self, "class_logit_shift", None)
         return logits if shift is None else logits + shift.to(logits.dtype)
 
+    def _unshifted_logits(self, out) -> Tensor:
+        means = getattr(self, "class_means", None)
+        return out.logits if means is None else class_mean_logits(out.features, means)
+
+    def readout_logits(self, out) -> Tensor:
+        """The class logits of a D output (:class:`~ssgan.networks.base.DOutput`) as the
+        classifier reads them: the head's or the class means' (``readout``), shifted
+        (:meth:`shift_logits`)."""
+        return self.shift_logits(self._unshifted_logits(out))
+
     def classify(self, x: Tensor) -> Tensor:
-        """The class logits the classifier predicts with: the evaluation weights' logits, shifted
-        (:meth:`shift_logits`); eval-mode outputs need the module in evaluation mode."""
-        return self.shift_logits(self.eval_discriminator(x).logits)
+        """The class logits the classifier predicts with: :meth:`readout_logits` of the
+        evaluation weights; eval-mode outputs need the module in evaluation mode."""
+        return self.readout_logits(self.eval_discriminator(x))
 
     @torch.no_grad()
     def predict_logits(self, x: Tensor) -> Tensor:
@@ -232,9 +285,21 @@ class ClassifierModule(pl.LightningModule):
         g = torch.Generator().manual_seed(0)
         idx = idx[torch.randperm(len(idx), generator=g)[: self.ALIGN_PRIOR_IMAGES]]
         with evaluation_mode(self.eval_discriminator) as d:
-            logits = torch.cat([d(dm.data.x_train[idx[i:i + 1000]].to(self.device)).logits
+            logits = torch.cat([self._unshifted_logits(d(dm.data.x_train[idx[i:i + 1000]].to(self.device)))
                                 for i in range(0, len(idx), 1000)])
         self.class_logit_shift.copy_(prior_shift(logits.float()))
+
+    @torch.no_grad()
+    def set_class_means(self, datamodule=None) -> None:
+        """Set the ``readout class_mean`` means from the current evaluation weights and the
+        labeled images of ``datamodule`` (default: the trainer's)."""
+        dm = datamodule if datamodule is not None else self.trainer.datamodule
+        lab = torch.as_tensor(dm.labeled_indices)
+        with evaluation_mode(self.eval_discriminator) as d:
+            feats = torch.cat([d(dm.data.x_train[lab[i:i + 1000]].to(self.device)).features
+                               for i in range(0, len(lab), 1000)])
+        self.class_means.copy_(class_means_of(feats, dm.data.y_train[lab].to(feats.device),
+                                              self.num_classes))
 
     # -- training ------------------------------------------------------------------------------
     def learning_rates(self) -> list[float]:
@@ -304,21 +369,27 @@ class ClassifierModule(pl.LightningModule):
         self._flush_train_logs()
 
     # -- evaluation ----------------------------------------------------------------------------
-    def _align_if_asked(self) -> None:
-        if self.hparams.get("align_prior") and getattr(self.trainer, "datamodule", None) is not None:
+    def _prepare_readout(self) -> None:
+        """Class means first: the ``align_prior`` shift is computed on the readout's logits."""
+        if getattr(self.trainer, "datamodule", None) is None:
+            return
+        if hasattr(self, "class_means"):
+            self.set_class_means()
+        if self.hparams.get("align_prior"):
             self.align_prior()
 
     def on_validation_epoch_start(self) -> None:
-        self._align_if_asked()
+        self._prepare_readout()
 
     def on_test_epoch_start(self) -> None:
-        self._align_if_asked()
+        self._prepare_readout()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # the weights may have moved since the last validation (e.g. a run stopped by max_time)
-        self._align_if_asked()
-        if hasattr(self, "class_logit_shift"):
-            checkpoint["state_dict"]["class_logit_shift"] = self.class_logit_shift.clone()
+        self._prepare_readout()
+        for name in ("class_means", "class_logit_shift"):
+            if hasattr(self, name):
+                checkpoint["state_dict"][name] = getattr(self, name).clone()
 
     def _eval_step(self, batch, metric: MulticlassAccuracy, prefix: str) -> None:
         x, y = batch

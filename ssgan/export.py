@@ -30,21 +30,26 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .classifier import class_mean_logits
 from .errors import SSGANError
 
 
 class ExportedClassifier(nn.Module):
     """uint8 images -> class probabilities, as the checkpoint's evaluation weights give them."""
 
-    def __init__(self, discriminator: nn.Module, scale: float, shift: Optional[Tensor] = None):
+    def __init__(self, discriminator: nn.Module, scale: float, shift: Optional[Tensor] = None,
+                 class_means: Optional[Tensor] = None):
         super().__init__()
         self.discriminator = discriminator
         self.scale = float(scale)
         # the checkpoint's --model.align_prior shift of the class logits (0 without it)
         self.register_buffer("shift", torch.zeros(()) if shift is None else shift.detach().float().clone())
+        # the checkpoint's --model.readout class_mean means (None: D's head)
+        self.register_buffer("class_means", None if class_means is None else class_means.detach().float().clone())
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.discriminator(x.to(torch.float32) / self.scale).logits
+        out = self.discriminator(x.to(torch.float32) / self.scale)
+        logits = out.logits if self.class_means is None else class_mean_logits(out.features, self.class_means)
         return torch.softmax(logits + self.shift, dim=1)
 
 
@@ -58,7 +63,8 @@ def export_checkpoint(checkpoint: str, out: str | Path) -> dict:
     model, ckpt = load_checkpoint(checkpoint)
     prep = Preprocessing.from_checkpoint(model, ckpt)
     d = copy.deepcopy(model.eval_discriminator).cpu().eval().requires_grad_(False)
-    module = ExportedClassifier(d, prep.scale, getattr(model, "class_logit_shift", None)).eval()
+    module = ExportedClassifier(d, prep.scale, getattr(model, "class_logit_shift", None),
+                                getattr(model, "class_means", None)).eval()
     c, h, w = prep.image_shape
     example = torch.randint(0, int(prep.scale) + 1, (2, c, h, w), dtype=torch.uint8)
     batch = torch.export.Dim("batch", min=1)

@@ -58,7 +58,7 @@ def features_and_probs(model, x: torch.Tensor, batch_size: int = 1000):
         for i in range(0, len(x), batch_size):
             out = d(x[i:i + batch_size].to(model.device))
             feats.append(out.features.flatten(1).float().cpu())
-            probs.append(torch.softmax(model.shift_logits(out.logits).float(), 1).cpu())
+            probs.append(torch.softmax(model.readout_logits(out).float(), 1).cpu())
     finally:
         d.train(was_training)
     return torch.cat(feats).numpy(), torch.cat(probs)

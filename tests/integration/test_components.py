@@ -219,3 +219,42 @@ def test_align_prior_shift_is_tested_saved_and_used_by_every_prediction(quiet_tr
     _, plain_dir = train(quiet_trainer_args, ["--trainer.max_steps", "2"])
     plain = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert "class_logit_shift" not in plain
+
+
+def test_class_mean_readout_is_saved_and_used_by_every_prediction(quiet_trainer_args):
+    """``--model.readout class_mean``: the class means are those of the labeled images' features
+    under the evaluation weights, travel in ``last.ckpt``, and every prediction uses them (the
+    test metrics, ``predict_logits``, ``suggest``'s probabilities and the exported program);
+    with ``align_prior`` the shift is computed on these logits."""
+    import torch.nn.functional as F
+
+    from ssgan.classifier import class_mean_logits, class_means_of
+    from ssgan.data.module import SSLDataModule
+    from ssgan.export import ExportedClassifier
+    from ssgan.suggest import features_and_probs
+
+    metrics, run_dir = train(quiet_trainer_args, ["--model.readout", "class_mean",
+                                                  "--model.align_prior", "true",
+                                                  "--trainer.max_steps", "40"])
+    model, ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    dm = SSLDataModule(data_root=quiet_trainer_args[-1])
+    dm.setup()
+    lab = torch.as_tensor(dm.labeled_indices)
+    d = model.eval_discriminator.eval()
+    with torch.no_grad():
+        means = class_means_of(d(dm.data.x_train[lab]).features, dm.data.y_train[lab], 10)
+        out = d(dm.data.x_test)
+    assert torch.allclose(ckpt["state_dict"]["class_means"], means, atol=1e-5)
+    assert torch.allclose(model.class_means, means, atol=1e-5)
+    shift = model.class_logit_shift
+    logits = model.predict_logits(dm.data.x_test)
+    expected = class_mean_logits(out.features, means) + shift
+    assert torch.allclose(logits, expected, atol=1e-4)
+    # the readout differs from the head's, so each check below can tell them apart
+    assert not torch.equal(logits.argmax(1), (out.logits + shift).argmax(1))
+    error = (logits.argmax(1) != dm.data.y_test).float().mean().item()
+    assert abs(metrics["test/error"] - error) < 1e-6
+    _, probs = features_and_probs(model, dm.data.x_test[:50])
+    assert torch.allclose(probs, F.softmax(expected[:50], 1), atol=1e-5)
+    exported = ExportedClassifier(d, 1.0, shift, model.class_means)
+    assert torch.allclose(exported(dm.data.x_test[:50]), F.softmax(expected[:50], 1), atol=1e-5)

@@ -343,6 +343,7 @@ BAD_INPUT = {
     "negative rate": (["--model.lr", "-0.1"], "model.lr must be a number > 0"),
     "zero epochs": (["--trainer.max_epochs", "0"], "trainer.max_epochs must be >= 1"),
     "zero adam eps": (["--model.adam_eps", "0"], "model.adam_eps must be a number > 0"),
+    "unknown readout": (["--model.readout", "knn"], "model.readout must be one of head, class_mean"),
     "zero init std": (["--model.networks", "MLP", "--model.networks.init_std", "0"],
                       "model.networks.init_std must be a number > 0"),
     "zero checkpoint interval": (["--checkpoint.last_every_n_batches", "0"], "must be a number > 0"),

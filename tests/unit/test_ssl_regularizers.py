@@ -622,6 +622,30 @@ def test_labeled_augmentation_is_the_cross_entropy_of_an_augmented_labeled_image
         LabeledAugmentation(translate=0)
 
 
+def test_class_mean_readout_matches_numpy():
+    """``readout class_mean``: per class the mean of the L2-normalised labeled features,
+    normalised again, and logits ``scale * cos``, against numpy on hand-made features."""
+    import numpy as np
+
+    from ssgan.classifier import CLASS_MEAN_SCALE, class_mean_logits, class_means_of
+
+    feats = torch.tensor([[3.0, 4.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -5.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    means = class_means_of(feats, labels, num_classes=3)
+    f = feats.numpy() / np.linalg.norm(feats.numpy(), axis=1, keepdims=True)
+    m0 = (f[0] + f[1]) / 2                   # (0.3, 0.9, 0)
+    m1 = (f[2] + f[3]) / 2                   # (0.5, 0, -0.5)
+    expected = np.stack([m0 / np.linalg.norm(m0), m1 / np.linalg.norm(m1), np.zeros(3)])
+    assert np.allclose(means.numpy(), expected, atol=1e-6)  # class 2 has no labeled image: 0
+    x = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, -2.0], [-1.0, 0.0, 0.0]])
+    xn = x.numpy() / np.linalg.norm(x.numpy(), axis=1, keepdims=True)
+    logits = class_mean_logits(x, means)
+    assert np.allclose(logits.numpy(), CLASS_MEAN_SCALE * xn @ expected.T, atol=1e-5)
+    assert logits.argmax(1).tolist() == [0, 1, 2]  # the third is nearer the empty class (cos 0)
+    # scale-free in the features: a longer feature vector gives the same logits
+    assert torch.allclose(class_mean_logits(7 * x, means), logits, atol=1e-5)
+
+
 def test_prior_shift_solves_for_the_prior():
     from ssgan.classifier import prior_shift
 
