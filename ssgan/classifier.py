@@ -182,8 +182,10 @@ class ClassifierModule(pl.LightningModule):
             of ``configs/conv_mlp_mirror.yaml`` + ``ClassBalance`` (sessions 11-16) the class
             means were lower than the head on 10, by up to 2.54 points, and higher on 2 (by 0.09
             and 0.16, both split seed 0): 21.20 / 22.49 / 21.07 % against 21.04 / 23.67 / 21.89 %
-            on seeds 0 / 1 / 2 in session 16 (BENCHMARKS.md). On digits-50 the head was lower
-            on 3 of 3 (session 7), so ``head`` stays the default.
+            on seeds 0 / 1 / 2 in session 16 (BENCHMARKS.md). On digits-50
+            (``configs/recommended.yaml``) it was lower on 3 of 3 splits in session 16 (22 / 20 /
+            26 of 450 wrong against 24 / 22 / 27) and higher on 3 of 3 in session 7, so
+            ``head`` stays the default until more is measured.
     """
 
     #: unlabeled images that estimate D's mean prediction for ``align_prior``: enough for each
