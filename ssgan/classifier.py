@@ -88,6 +88,12 @@ def class_mean_logits(features: Tensor, class_means: Tensor, scale: float = CLAS
     return scale * F.normalize(features.flatten(1).float(), dim=1) @ class_means.T.to(torch.float32)
 
 
+def read_class_logits(out, class_means: Optional[Tensor] = None) -> Tensor:
+    """The class logits of a D output (:class:`~ssgan.networks.base.DOutput`): the head's, or
+    with ``class_means`` the class-mean readout's (:func:`class_mean_logits`)."""
+    return out.logits if class_means is None else class_mean_logits(out.features, class_means)
+
+
 def class_means_of(features: Tensor, labels: Tensor, num_classes: int) -> Tensor:
     """(K, F): per class, the mean of the L2-normalised features of its labeled images,
     L2-normalised; a class with no labeled image gets a zero row (cosine 0 to everything)."""
@@ -260,8 +266,7 @@ class ClassifierModule(pl.LightningModule):
         return logits if shift is None else logits + shift.to(logits.dtype)
 
     def _unshifted_logits(self, out) -> Tensor:
-        means = getattr(self, "class_means", None)
-        return out.logits if means is None else class_mean_logits(out.features, means)
+        return read_class_logits(out, getattr(self, "class_means", None))
 
     def readout_logits(self, out) -> Tensor:
         """The class logits of a D output (:class:`~ssgan.networks.base.DOutput`) as the

@@ -30,7 +30,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .classifier import class_mean_logits
+from .classifier import read_class_logits
 from .errors import SSGANError
 
 
@@ -48,8 +48,7 @@ class ExportedClassifier(nn.Module):
         self.register_buffer("class_means", None if class_means is None else class_means.detach().float().clone())
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.discriminator(x.to(torch.float32) / self.scale)
-        logits = out.logits if self.class_means is None else class_mean_logits(out.features, self.class_means)
+        logits = read_class_logits(self.discriminator(x.to(torch.float32) / self.scale), self.class_means)
         return torch.softmax(logits + self.shift, dim=1)
 
 
