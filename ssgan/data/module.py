@@ -87,6 +87,25 @@ def random_hflip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tens
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
+def random_cutout(x: Tensor, size: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Cutout (DeVries & Taylor 2017, "Improved Regularization of Convolutional Neural Networks
+    with Cutout"): set a ``size`` x ``size`` square of each image of a batch (N, C, H, W) to 0,
+    the square's centre drawn uniformly over the image, so that near a border only the part
+    inside the image is erased. 0 is the background of data in [0, 1]."""
+    if size <= 0:
+        return x
+    n, _, h, w = x.shape
+    centre = torch.rand(2, n, 1, device=x.device, generator=generator)
+    top = (centre[0] * h).floor().long() - size // 2          # (N, 1)
+    left = (centre[1] * w).floor().long() - size // 2
+    rows = torch.arange(h, device=x.device)[None, :]           # (1, H)
+    cols = torch.arange(w, device=x.device)[None, :]
+    in_rows = (rows >= top) & (rows < top + size)              # (N, H)
+    in_cols = (cols >= left) & (cols < left + size)            # (N, W)
+    erased = in_rows[:, :, None] & in_cols[:, None, :]         # (N, H, W)
+    return x.masked_fill(erased[:, None], 0.0)
+
+
 def random_augment(x: Tensor, translate: int = 0, flip: bool = False) -> Tensor:
     """The training augmentation of a batch (N, C, H, W): :func:`random_translate` by up to
     ``translate`` pixels, then :func:`random_hflip` when ``flip``; the batch itself when

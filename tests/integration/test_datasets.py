@@ -16,7 +16,7 @@ import torch
 
 from ssgan.cli import run_training
 from ssgan.data import SSLDataModule, load_dataset
-from ssgan.data.module import random_hflip, random_translate
+from ssgan.data.module import random_cutout, random_hflip, random_translate
 from ssgan.data import sources
 from ssgan.errors import SSGANError
 
@@ -397,6 +397,25 @@ def test_batched_augmentation():
     is_flip = [torch.equal(f, x[k % 2].flip(-1)) for k, f in enumerate(flipped)]
     assert all(torch.equal(f, x[k % 2]) or is_flip[k] for k, f in enumerate(flipped))
     assert 0 < sum(is_flip) < len(flipped)
+
+
+def test_cutout_erases_one_square_per_image_clipped_at_the_border():
+    x = torch.rand(600, 2, 7, 7) + 0.5  # no zero before the cut
+    assert torch.equal(random_cutout(x, 0), x)
+    for size, sides in ((3, {2, 3}), (4, {2, 3, 4})):
+        out = random_cutout(x, size, torch.Generator().manual_seed(size))
+        erased = out == 0
+        assert torch.equal(erased[:, 0], erased[:, 1])  # the same square in every channel
+        assert torch.equal(out[~erased], x[~erased])  # the rest is untouched
+        rows_hit, cols_hit = erased[:, 0].any(2), erased[:, 0].any(1)  # (N, H), (N, W)
+        for k in range(len(x)):
+            r, c = rows_hit[k].nonzero().flatten(), cols_hit[k].nonzero().flatten()
+            assert int(r.max() - r.min()) + 1 == len(r) and len(r) in sides  # a contiguous run
+            assert int(c.max() - c.min()) + 1 == len(c) and len(c) in sides
+            assert int(erased[k, 0].sum()) == len(r) * len(c)  # a full rectangle
+        assert erased[:, 0].any(0).all()  # every pixel is sometimes erased: centres anywhere
+        # a centre is uniform over the 7 rows: the square is cut to its inner part at the border
+        assert {len(r) for r in [rows_hit[k].nonzero() for k in range(len(x))]} == sides
 
 
 def test_readme_lists_every_source():
