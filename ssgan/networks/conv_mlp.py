@@ -51,7 +51,7 @@ class ConvMLPDiscriminator(MLPDiscriminator):
 
     def __init__(self, image_shape: Sequence[int], num_classes: int, conv_widths: Sequence[int],
                  hidden: Sequence[int], input_noise: float, conv_noise: float,
-                 hidden_noise: float, feature_layer: int = -1):
+                 hidden_noise: float, feature_layer: int = -1, cosine_head: float = 0.0):
         c, h, w = image_shape
         chans = [c, *conv_widths]
         # built before the dense layers, so their initial weights are drawn first
@@ -59,7 +59,7 @@ class ConvMLPDiscriminator(MLPDiscriminator):
         for _ in conv_widths:
             h, w = math.ceil(h / 2), math.ceil(w / 2)
         super().__init__(chans[-1] * h * w, num_classes, hidden, input_noise, hidden_noise,
-                         feature_layer)
+                         feature_layer, cosine_head=cosine_head)
         self.convs = convs
         self.conv_noise = GaussianNoise(conv_noise)
 
@@ -83,6 +83,10 @@ class ConvMLP(Networks):
         input_noise: sigma of the Gaussian noise on D's input.
         conv_noise: sigma of the noise after each convolution.
         hidden_noise: sigma of the noise after D's dense hidden layers.
+        cosine_head: 0 for D's usual weight-normalised linear output layer; a value s > 0
+            makes it a cosine classifier, ``l_k = s * cos(h, v_k)`` with no bias
+            (:class:`~ssgan.networks.layers.CosineLinear`), so each class logit lies in
+            [-s, s] and the fake logit (0) can only win when h points away from every class.
         **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
             feature_layer; minibatch discrimination is not offered)."""
 
@@ -91,7 +95,8 @@ class ConvMLP(Networks):
                  g_hidden: list[int] = list(MNIST["g_hidden"]),
                  input_noise: float = MNIST["input_noise"],
                  conv_noise: float = MNIST["hidden_noise"],
-                 hidden_noise: float = MNIST["hidden_noise"], **common):
+                 hidden_noise: float = MNIST["hidden_noise"], cosine_head: float = 0.0,
+                 **common):
         super().__init__(**common)
         if self.minibatch is not None:
             raise SSGANError("the ConvMLP networks have no minibatch discrimination layer; use "
@@ -106,6 +111,8 @@ class ConvMLP(Networks):
                                                           list(g_hidden))
         self.input_noise, self.conv_noise = float(input_noise), float(conv_noise)
         self.hidden_noise = float(hidden_noise)
+        check_positive("model.networks.cosine_head", cosine_head, allow_zero=True)
+        self.cosine_head = float(cosine_head)
 
     def name(self, image_shape) -> str:
         return "conv_mlp"
@@ -114,7 +121,7 @@ class ConvMLP(Networks):
         image_shape = check_image_shape(image_shape)
         d = ConvMLPDiscriminator(image_shape, num_classes, self.conv_widths, self.d_hidden,
                                  self.input_noise, self.conv_noise, self.hidden_noise,
-                                 self.feature_layer)
+                                 self.feature_layer, self.cosine_head)
         g = MLPGenerator(self.latent_dim, image_shape, self.g_hidden,
                          num_classes if conditional else 0)
         return d, g

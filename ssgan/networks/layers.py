@@ -76,6 +76,29 @@ class WNLinear(nn.Module):
         return f"{self.v.shape[1]}, {self.v.shape[0]}, train_scale={isinstance(self.g, nn.Parameter)}"
 
 
+class CosineLinear(nn.Module):
+    """Cosine classifier ``y_k = scale * cos(x, v_k) = scale * <x/||x||, v_k/||v_k||>``, no bias
+    (Gidaris & Komodakis 2018, "Dynamic Few-Shot Visual Learning without Forgetting"; Chen et al.
+    2019, "A Closer Look at Few-shot Classification"): each class logit depends only on the
+    direction of the input, so the logits are bounded by ``scale`` and a class is a direction
+    in D's last hidden layer, as the class-mean readout reads it. ``init_from`` does nothing
+    (there is no scale or bias to fit), so D's data-dependent init leaves it as drawn."""
+
+    def __init__(self, in_features: int, out_features: int, scale: float, init_std: float = 0.05):
+        super().__init__()
+        self.v = nn.Parameter(torch.randn(out_features, in_features) * init_std)
+        self.scale = float(scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.scale * F.linear(F.normalize(x, dim=1), F.normalize(self.v, dim=1))
+
+    def init_from(self, x: Tensor) -> None:
+        pass
+
+    def extra_repr(self) -> str:
+        return f"{self.v.shape[1]}, {self.v.shape[0]}, scale={self.scale}"
+
+
 class _WNConvBase(nn.Module):
     """Weight-normalised (transposed) convolution: ``w = g * v / ||v||`` per output channel.
 

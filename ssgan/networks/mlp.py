@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ..errors import SSGANError, check_positive
 from .base import DOutput, Networks, check_image_shape, override
-from .layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d, WNLinear
+from .layers import CosineLinear, GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d, WNLinear
 
 
 class MLPDiscriminator(nn.Module):
@@ -44,7 +44,8 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, hidden: Sequence[int],
                  input_noise: float, hidden_noise: float, feature_layer: int = -1,
-                 minibatch: Optional[tuple[int, int]] = None, init_std: float = 0.05):
+                 minibatch: Optional[tuple[int, int]] = None, init_std: float = 0.05,
+                 cosine_head: float = 0.0):
         super().__init__()
         if not hidden:
             raise SSGANError("the discriminator needs at least one hidden layer")
@@ -57,7 +58,9 @@ class MLPDiscriminator(nn.Module):
                           if minibatch is not None else None)
         self.couples_batch = self.minibatch is not None
         out_in = self.minibatch.out_features if self.minibatch is not None else hidden[-1]
-        self.out = WNLinear(out_in, num_classes, train_scale=True, init_std=init_std)
+        # cosine_head > 0: a cosine classifier with that scale instead of the linear output
+        self.out = (CosineLinear(out_in, num_classes, cosine_head, init_std) if cosine_head > 0
+                    else WNLinear(out_in, num_classes, train_scale=True, init_std=init_std))
         n = len(hidden)
         if not -n <= feature_layer < n:
             raise SSGANError(f"feature_layer must index one of the {n} hidden layers (-{n}..{n - 1}), "

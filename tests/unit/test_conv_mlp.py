@@ -98,3 +98,26 @@ def test_bad_options_are_one_line_errors():
         ConvMLP(minibatch_discrimination=True)
     with pytest.raises(SSGANError, match="feature_layer"):
         ConvMLP(feature_layer=3).build((1, 28, 28), 10)
+    with pytest.raises(SSGANError, match="cosine_head"):
+        ConvMLP(cosine_head=-1.0)
+
+
+def test_cosine_head_is_scale_times_the_cosine_and_learns():
+    from ssgan.networks.layers import CosineLinear
+
+    head = CosineLinear(2, 3, scale=10.0)
+    with torch.no_grad():
+        head.v.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]]))
+    x = torch.tensor([[3.0, 4.0], [0.0, -0.5]])
+    # cos(x, v_k) by hand: (3, 4)/5 against the unit directions (1, 0), (0, 1), (-1, 0)
+    expected = 10.0 * torch.tensor([[0.6, 0.8, -0.6], [0.0, -1.0, 0.0]])
+    assert torch.allclose(head(x), expected, atol=1e-6)
+    assert torch.allclose(head(7.0 * x), expected, atol=1e-5)  # the input's length is ignored
+    d, _ = ConvMLP(conv_widths=[8, 16], d_hidden=[64, 32], cosine_head=5.0).build((1, 28, 28), 10)
+    assert isinstance(d.out, CosineLinear)
+    torch.manual_seed(4)
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    d.data_init(x)
+    assert d(x).logits.abs().max() <= 5.0 + 1e-5
+    before, after = supervised_loss_before_after(d, x, y, 40)
+    assert after < 0.7 * before
