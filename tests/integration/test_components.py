@@ -188,20 +188,23 @@ def test_conv_mlp_mirror_config_sets_network_mirrored_consistency_and_lr(quiet_t
     assert model.hparams.lr == 0.001
 
 
-def test_conv_mlp_mirror_30min_config_adds_class_balance_the_readout_and_a_time_budget(
+def test_conv_mlp_mirror_30min_config_adds_a_cosine_head_class_balance_and_a_time_budget(
         quiet_trainer_args):
     """``configs/conv_mlp_mirror_30min.yaml`` (the measured 30-minute Fashion-MNIST recipe) is
-    ``conv_mlp_mirror.yaml`` plus ClassBalance(0.3) and the class-mean readout, and ends the run
-    by time: the checkpoint alone restores the terms and the readout, and the file's budget is
-    30 minutes with no epoch limit (Lightning stops at the first limit reached)."""
+    ``conv_mlp_mirror.yaml`` plus a cosine head of scale 10 for D and ClassBalance(0.3), read
+    with D's head, and ends the run by time: the checkpoint alone restores the head and the
+    terms, and the file's budget is 30 minutes with no epoch limit (Lightning stops at the first
+    limit reached)."""
     import yaml
+
+    from ssgan.networks.layers import CosineLinear
 
     repo = Path(__file__).resolve().parents[2]
     model = _train_small_conv_mlp_after_recommended(quiet_trainer_args, "conv_mlp_mirror_30min.yaml")
+    assert isinstance(model.discriminator.out, CosineLinear) and model.discriminator.out.scale == 10
     assert [type(r).__name__ for r in model.regularizers] == ["Consistency", "ClassBalance"]
     assert model.regularizers[0].flip and model.regularizers[1].weight == 0.3
-    assert model.hparams.lr == 0.001 and model.hparams.readout == "class_mean"
-    assert model.class_means.abs().sum() > 0  # set from the labeled images, saved, reloaded
+    assert model.hparams.lr == 0.001 and model.hparams.readout == "head"
     trainer = yaml.safe_load((repo / "configs" / "conv_mlp_mirror_30min.yaml").read_text())["trainer"]
     assert trainer == {"max_time": "00:00:30:00", "max_epochs": -1}
 
