@@ -88,8 +88,9 @@ class ConvMLP(Networks):
             (:class:`~ssgan.networks.layers.CosineLinear`), so each class logit lies in
             [-s, s] and the fake logit (0) can only win when h points away from every class.
             With s = 10, ``ClassBalance`` and ``configs/conv_mlp_mirror.yaml``, 30 minutes on
-            Fashion-MNIST-100 gave 21.94 / 20.70 % on split seeds 1 / 2, against 23.67 / 21.89
-            % without it (BENCHMARKS.md, session 17; seed 0 not run).
+            Fashion-MNIST-100 gave 19.79 / 21.94 / 20.70 % on split seeds 0 / 1 / 2, against
+            21.04 / 23.67 / 21.89 % without it (BENCHMARKS.md, sessions 16-18): that is
+            ``configs/conv_mlp_mirror_30min.yaml``.
         **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
             feature_layer; minibatch discrimination is not offered)."""
 
