@@ -1,7 +1,7 @@
 """``evaluate.py sweep``: test error against the number of labels, for ssgan and baselines.
 
     python evaluate.py sweep --dataset NAME [--data-root DIR] --labels 20,50,100 --seeds 0,1,2
-                             --out DIR [--objective NAME] [--max-epochs N] [--config FILE]
+                             --out DIR [--objective NAME] [--max-epochs N] [--config FILE]...
                              [--methods ssgan,supervised,label_spreading] [--no-checkpoints]
                              [-- EXTRA TRAIN.PY OPTIONS]
 
@@ -79,7 +79,8 @@ class SweepConfig:
     data_root: Optional[str] = None
     objective: Optional[str] = None
     max_epochs: Optional[int] = None
-    config: Optional[str] = None
+    #: train.py YAML configs, applied in order (a later file overrides an earlier one)
+    configs: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=lambda: list(METHOD_KINDS))
     save_checkpoints: bool = True
     extra_args: list[str] = field(default_factory=list)
@@ -93,13 +94,18 @@ class SweepConfig:
 
     def settings(self) -> dict:
         """What must not change between runs writing to the same DIR."""
-        cfg_hash = None
-        if self.config:
-            cfg_hash = hashlib.sha256(Path(self.config).read_bytes()).hexdigest()[:16]
         return {"dataset": self.dataset, "data_root": self.data_root,
                 "objective": self.objective, "max_epochs": self.max_epochs,
-                "config": self.config and str(Path(self.config).resolve()),
-                "config_sha256": cfg_hash, "extra_args": list(self.extra_args)}
+                "config": [str(Path(c).resolve()) for c in self.configs],
+                "config_sha256": [hashlib.sha256(Path(c).read_bytes()).hexdigest()[:16]
+                                  for c in self.configs],
+                "extra_args": list(self.extra_args)}
+
+
+def _as_list(value) -> list:
+    """A sweep.json setting written before several configs were accepted (one path or hash,
+    or null) as the list it is now."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +139,9 @@ def parse_args(argv: list[str]) -> SweepConfig:
     p.add_argument("--objective", default=None, metavar="NAME", help="ssgan's --model.objective (method ssgan-<NAME>)")
     p.add_argument("--max-epochs", type=int, default=None, metavar="N",
                    help="training epochs of ssgan and supervised (default: the config's or train.py's)")
-    p.add_argument("--config", default=None, metavar="FILE", help="a train.py YAML config for ssgan and supervised")
+    p.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="a train.py YAML config for ssgan and supervised; repeat it to compose "
+                        "several, applied in order as train.py applies them")
     p.add_argument("--methods", default=",".join(METHOD_KINDS), metavar="M,M,...",
                    help="subset of ssgan,supervised,label_spreading (default: all)")
     p.add_argument("--no-checkpoints", action="store_true",
@@ -146,8 +154,9 @@ def parse_args(argv: list[str]) -> SweepConfig:
         raise SSGANError("--methods needs at least one of " + ", ".join(METHOD_KINDS))
     if ns.max_epochs is not None and ns.max_epochs <= 0:
         raise SSGANError(f"--max-epochs must be > 0, got {ns.max_epochs}")
-    if ns.config and not Path(ns.config).is_file():
-        raise SSGANError(f"--config {ns.config} does not exist")
+    for c in ns.config:
+        if not Path(c).is_file():
+            raise SSGANError(f"--config {c} does not exist")
     labels = _int_list("labels", ns.labels)
     if any(n <= 0 for n in labels):
         raise SSGANError(f"--labels must be positive, got {ns.labels!r}")
@@ -162,7 +171,7 @@ def parse_args(argv: list[str]) -> SweepConfig:
         objective_class(ns.objective)
     return SweepConfig(dataset=ns.dataset, out=Path(ns.out), labels=labels,
                        seeds=_int_list("seeds", ns.seeds), data_root=ns.data_root,
-                       objective=ns.objective, max_epochs=ns.max_epochs, config=ns.config,
+                       objective=ns.objective, max_epochs=ns.max_epochs, configs=ns.config,
                        methods=list(dict.fromkeys(methods)),
                        save_checkpoints=not ns.no_checkpoints, extra_args=extra)
 
@@ -239,16 +248,17 @@ def append_result(path: Path, row: dict) -> None:
 
 def _split_datamodule(cfg: SweepConfig, labels: int, seed: int):
     """The data module ``train.py`` builds for this (labels, seed), set up: its labeled and
-    unlabeled indices are what every method uses. The config file's ``data`` section is
-    honoured (e.g. ``val_size``, ``exclude_labeled``)."""
+    unlabeled indices are what every method uses. The config files' ``data`` sections are
+    honoured, a later file's values over an earlier's (e.g. ``val_size``, ``exclude_labeled``)."""
+    import yaml
+
     from .data import SSLDataModule
 
     kwargs: dict = {}
-    if cfg.config:
-        import yaml
-        with open(cfg.config) as f:
+    for config in cfg.configs:
+        with open(config) as f:
             data = (yaml.safe_load(f) or {}).get("data") or {}
-        kwargs = dict(data.get("init_args", data)) if isinstance(data, dict) else {}
+        kwargs.update(data.get("init_args", data) if isinstance(data, dict) else {})
         kwargs.pop("class_path", None)
     kwargs.update(dataset=cfg.dataset, num_labels=labels, seed_data=seed)
     if cfg.data_root is not None:
@@ -298,7 +308,7 @@ def supervised_extra_args(extra: list[str]) -> list[str]:
 
 def training_args(cfg: SweepConfig, method: str, labels: int, seed: int) -> list[str]:
     """``train.py`` arguments of one ssgan or supervised run."""
-    args = ["--config", cfg.config] if cfg.config else []
+    args = [a for c in cfg.configs for a in ("--config", c)]
     args += ["--data.dataset", cfg.dataset, "--data.num_labels", str(labels),
              "--data.seed_data", str(seed), "--seed_everything", str(seed),
              "--trainer.enable_progress_bar", "false",
@@ -388,6 +398,8 @@ def _check_settings(cfg: SweepConfig) -> None:
     now = cfg.settings()
     if path.is_file():
         before = json.loads(path.read_text()).get("settings", {})
+        for k in ("config", "config_sha256"):
+            before[k] = _as_list(before.get(k))
         diff = [k for k in now if before.get(k) != now[k]]
         if diff:
             k = diff[0]

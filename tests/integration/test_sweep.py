@@ -150,6 +150,39 @@ def test_changed_settings_are_refused(finished_sweep, tmp_path):
         sweep.run_sweep(sweep.parse_args(argv(copy, data_root)[:-1] + ["2"]))
 
 
+def test_several_configs_are_all_applied_in_order(tmp_path):
+    """``--config A --config B`` hands both files to train.py, in that order (once only the
+    last was kept, silently), and the split follows their ``data`` sections with B's values over
+    A's; a sweep folder whose sweep.json names one config as a plain path (the earlier form)
+    still resumes with that config, and is refused with another list."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("data:\n  val_size: 200\n  exclude_labeled: true\n")
+    b.write_text("data:\n  val_size: 100\n")
+    out, data_root = tmp_path / "out", tmp_path / "data"
+    cfg = sweep.parse_args(argv(out, data_root, "20", "0", "--config", str(a), "--config", str(b)))
+    args = sweep.training_args(cfg, "ssgan", 20, 0)
+    assert [args[i + 1] for i, x in enumerate(args) if x == "--config"] == [str(a), str(b)]
+    dm = sweep._split_datamodule(cfg, 20, 0)
+    assert dm.hparams.val_size == 100 and dm.hparams.exclude_labeled
+    both = SSLDataModule("digits", data_root=str(data_root), num_labels=20, seed_data=0,
+                         val_size=100, exclude_labeled=True)
+    b_only = SSLDataModule("digits", data_root=str(data_root), num_labels=20, seed_data=0,
+                           val_size=100)
+    both.setup("fit"), b_only.setup("fit")
+    assert list(dm.unlabeled_indices) == list(both.unlabeled_indices)
+    assert len(dm.unlabeled_indices) < len(b_only.unlabeled_indices)  # A's exclude_labeled
+
+    single = sweep.parse_args(argv(out, data_root, "20", "0", "--config", str(a)))
+    old = dict(single.settings(), config=str(a.resolve()),
+               config_sha256=single.settings()["config_sha256"][0])
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"settings": old}))
+    sweep._check_settings(single)  # the earlier form of the same setting is accepted
+    (out / "sweep.json").write_text(json.dumps({"settings": old}))
+    with pytest.raises(SSGANError, match="other settings"):
+        sweep._check_settings(cfg)
+
+
 def test_summary_statistics():
     rows = [{"method": "a", "labels": 20, "seed": s, "error": e, "accuracy": 1 - e,
              "train_seconds": 1.0} for s, e in enumerate([0.1, 0.2, 0.3])]
