@@ -18,8 +18,9 @@ split seeds were 25.58 / 25.73 / 24.45 % against the MLP's 24.10 / 28.81 / 25.67
 smaller spread, the median 0.09 points lower. After 30 minutes: 23.53 / 23.46 / 22.37 %
 against 23.55 / 24.31 / 23.90 % (median 23.46 against 23.90 %). Without ``Consistency`` it was
 worse than the MLP (27.76 % against 25.67 % on seed 2 at 5 minutes). On digits-50 (8x8) it was
-much worse than the ``mlp_digits`` MLP: 8.67 / 9.33 / 9.11 % against 3.33 / 4.89 / 4.00 %. On
-5,000 Fashion-MNIST images with 100 labels: 26.05 % against 27.54 % (lower on each split).
+much worse than the ``mlp_digits`` MLP: 7.55 / 8.22 / 7.77 % against 3.33 / 4.89 / 4.00 %. On
+5,000 Fashion-MNIST images with 100 labels: 26.42 % against 27.54 % (lower on each split). Both
+with ``Consistency`` in session 19 (session 8's sweeps had run without it: 9.03 and 26.05 %).
 A wider stem, ``conv_widths [32, 64]``, costs about 1.6x the time per batch. With
 ``configs/conv_mlp_mirror.yaml`` and ``ClassBalance`` it was ahead at equal batches early on.
 After 30 minutes on split seed 0 it reached 22.30 %, against 21.04 % for the default width
@@ -90,7 +91,9 @@ class ConvMLP(Networks):
             With s = 10, ``ClassBalance`` and ``configs/conv_mlp_mirror.yaml``, 30 minutes on
             Fashion-MNIST-100 gave 19.79 / 21.94 / 20.70 % on split seeds 0 / 1 / 2, against
             21.04 / 23.67 / 21.89 % without it (BENCHMARKS.md, sessions 16-18): that is
-            ``configs/conv_mlp_mirror_30min.yaml``.
+            ``configs/conv_mlp_mirror_30min.yaml``. Scales 5 and 20 were behind 10 at every
+            count of a one-thread screen on split seed 1 (23.86 / 23.38 against 22.21 % at
+            6,000 batches; session 19).
         **common: the options of :class:`~ssgan.networks.base.Networks` (latent_dim,
             feature_layer; minibatch discrimination is not offered)."""
 
