@@ -10,6 +10,8 @@
 #                       --model.regularizers.translate 0 --model.regularizers.flip true
 #   conv3_30   2 30 -- --model.networks.cosine_head 10 --model.networks.conv_widths "[16,32,64]"
 #   bs50_30    2 30 -- --model.networks.cosine_head 10 --data.batch_size 50
+#   featlayer0 2 16 -- --model.networks.cosine_head 10 --model.networks.feature_layer 0
+#   cb01       2 16 -- --model.networks.cosine_head 10 --model.regularizers.weight 0.1
 #   nogan_30   S 30 -- --model.networks.cosine_head 10 --model.unlabeled_weight 0
 #   preset_30  S 30 -- --model.networks.cosine_head 10
 # Supervised-only with the same network (SUPERVISED=1; 34 epochs = 20,400 batches, more than any
