@@ -130,6 +130,16 @@ def _rank() -> int:
     return int(getattr(rank_zero_only, "rank", 0) or 0)
 
 
+def _close_process_group() -> None:
+    """Close DDP's process group before the interpreter exits. Left to the interpreter's
+    shutdown, gloo's threads were torn down in no set order and the process aborted ("terminate
+    called without an active exception", exit code 134) after its results were written."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def run_entry_point(fn: Callable[[list[str]], object], argv: Optional[list[str]] = None) -> int:
     """Run ``fn(args)``; a user error becomes one line on stderr and exit code 2.
 
@@ -175,4 +185,6 @@ def run_entry_point(fn: Callable[[list[str]], object], argv: Optional[list[str]]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        _close_process_group()
     return 0
