@@ -43,9 +43,10 @@ class SSGAN(ClassifierModule):
             (``--model.regularizers+=NAME``).
         unlabeled_weight: w in ``L_D = L_lab + w * L_adv``.
         lr_g: Adam learning rate of G (default: ``lr``). With
-            ``configs/conv_mlp_mirror_30min.yaml`` (lr 1e-3), G at 3e-3 gave 21.46 / 20.90 %
-            after 30 minutes on Fashion-MNIST-100 split seeds 1 / 2, against 21.94 / 20.70 %
-            with G at 1e-3, and G at 3e-4 was behind in a screen (BENCHMARKS.md, session 19).
+            ``configs/conv_mlp_mirror_30min.yaml`` as it was before session 21 (lr 1e-3), G at
+            3e-3 gave 21.46 / 20.90 % after 30 minutes on Fashion-MNIST-100 split seeds 1 / 2,
+            against 21.94 / 20.70 % with G at 1e-3, and G at 3e-4 was behind in a screen
+            (BENCHMARKS.md, session 19).
         **kwargs: the options of :class:`~ssgan.classifier.ClassifierModule` (image shape,
             classes, networks, lr, betas, lr decay, EMA, data init).
     """
