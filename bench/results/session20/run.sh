@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 name=$1 seed=$2 minutes=$3; shift 4
-out=bench/results/session20
+out=${OUT:-bench/results/session20}  # session 21 sets its own folder
 if [ "${SUPERVISED:-0}" = 1 ]; then
   base=(--max-epochs 34 -- --model Supervised --model.networks ConvMLP
         --model.networks.cosine_head 10 --model.lr 0.001)
@@ -28,5 +28,5 @@ else
   base=(-- --config configs/conv_mlp_mirror.yaml --model.regularizers+=ClassBalance)
 fi
 PYTHONPATH=. python bench/time_to_accuracy.py --seeds "$seed" --threads 1 --max-minutes "$minutes" \
-  --runs-dir "/tmp/ssgan_s20_runs/${name}_s$seed" --out "$out/${name}_s$seed.json" \
+  --runs-dir "/tmp/ssgan_$(basename "$out")_runs/${name}_s$seed" --out "$out/${name}_s$seed.json" \
   "${base[@]}" "$@" 2> "$out/${name}_s$seed.log"
