@@ -4,7 +4,7 @@
 # (one core each), so a pair finished in about 31 minutes of wall time.
 #   bash bench/results/session20/run.sh NAME SEED MINUTES -- OPTIONS
 # GAN runs: configs/fashion_mnist.yaml + configs/conv_mlp_mirror.yaml + ClassBalance + OPTIONS
-# (with --model.networks.cosine_head 10 that is configs/conv_mlp_mirror_30min.yaml).
+# (with --model.networks.cosine_head 10 that is configs/conv_mlp_mirror_30min.yaml as it was then).
 #   ent01      2 16 -- --model.networks.cosine_head 10 --model.regularizers+=EntropyMinimization
 #   labflip    2 16 -- --model.networks.cosine_head 10 --model.regularizers+=LabeledAugmentation
 #                       --model.regularizers.translate 0 --model.regularizers.flip true
@@ -28,5 +28,5 @@ else
   base=(-- --config configs/conv_mlp_mirror.yaml --model.regularizers+=ClassBalance)
 fi
 PYTHONPATH=. python bench/time_to_accuracy.py --seeds "$seed" --threads 1 --max-minutes "$minutes" \
-  --runs-dir "/tmp/ssgan_$(basename "$out")_runs/${name}_s$seed" --out "$out/${name}_s$seed.json" \
+  --runs-dir "/tmp/ssgan_s${out##*session}_runs/${name}_s$seed" --out "$out/${name}_s$seed.json" \
   "${base[@]}" "$@" 2> "$out/${name}_s$seed.log"
