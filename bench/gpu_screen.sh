@@ -13,8 +13,8 @@
 #   files under datasets/FashionMNIST/raw and .whl). Under MPS, 12 processes trained ~50 batches/s
 #   each (session 15), so 420 s reach a 30-minute 2-core CPU run's ~21,000 batches; time-sliced
 #   (sessions 4-9) ~21 each. Stages 1-2 are session 4's, 3-4 session 6's, 5-6 session 7's, 7-8
-#   session 9's, 9-10 session 15's (BENCHMARKS.md). Bring back only screen.tar.gz: the device
-#   tool returns a limited number of files from $OUT.
+#   session 9's, 9-10 session 15's, 11 session 22's (BENCHMARKS.md). Bring back only
+#   screen.tar.gz: the device tool returns a limited number of files from $OUT.
 set -uo pipefail
 out=${OUT:-/tmp/screen_out}; work=/tmp/screen; mkdir -p "$out" "$work"
 stage=${1:-1}; seconds=${SECONDS_RUN:-420}
@@ -204,6 +204,22 @@ fashion cb_noise07_s0 0 $B --model.networks.conv_noise 0.7 --model.networks.hidd
 fashion cb_noise07_s2 2 $B --model.networks.conv_noise 0.7 --model.networks.hidden_noise 0.7
 for s in 0 1 2; do
   fashion cb_noise10_s$s $s $B --model.networks.conv_noise 1.0 --model.networks.hidden_noise 1.0
+done
+;;
+11)  # session 22: what might take configs/conv_mlp_mirror_30min.yaml (P below; one-thread CPU
+   # runs 19.74 / 20.86 / 20.28 % on seeds 0 / 1 / 2, session 21) below 20 % on seeds 1 and 2,
+   # with extra training seeds of P for the spread of one split's final error
+P="--config configs/conv_mlp_mirror.yaml ${R}ClassBalance --model.networks.cosine_head 10"
+P="$P --model.lr 0.002 --model.lr_decay_start 0.5"
+for s in 0 1 2; do fashion p_s$s $s $P; done
+fashion p_t1001_s1 1 $P --seed_everything 1001
+fashion p_t3001_s1 1 $P --seed_everything 3001
+fashion p_t2001_s2 2 $P --seed_everything 2001
+for s in 1 2; do
+  fashion p_lr3e-3_s$s $s $P --model.lr 0.003
+  fashion p_d025_s$s $s $P --model.lr_decay_start 0.25
+  fashion p_cos20_s$s $s $P --model.networks.cosine_head 20
+  fashion p_lrg4e-3_s$s $s $P --model.lr_g 0.004
 done
 ;;
 esac
