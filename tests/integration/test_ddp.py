@@ -84,7 +84,7 @@ def test_ddp_two_cpu_processes(tmp_path):
         # gloo's rendezvous can also abort at start-up ("terminate called without an active
         # exception", seen once in CI right after both ranks initialised); try again as for a
         # taken port, with every assertion below unchanged. The same abort after the results were
-        # written (gloo torn down at interpreter exit) is a failure, not a retry.
+        # written (seen once at exit, session 21) is a failure, not a retry.
         err = proc.stderr.lower()
         written = any(save_dir.glob("ssgan/*/metrics.json"))
         if proc.returncode == 0 or not ("address already in use" in err or
