@@ -174,6 +174,29 @@ def test_class_balance_matches_numpy():
     assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_class_balance_temperature_sharpens_before_averaging():
+    # the mean of softmax(l / T) against numpy, through the function and the component
+    p_bar = np_softmax(np.array(LOGITS) / 0.5).mean(0)
+    expected = sum((1 / 3) * math.log((1 / 3) / q) for q in p_bar)
+    got = class_balance_loss(torch.tensor(LOGITS), temperature=0.5)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    assert got.item() != pytest.approx(class_balance_loss(torch.tensor(LOGITS)).item(), rel=1e-3)
+    # two images lean to class 0 and one to class 1, softly: the mean of the plain softmax is
+    # nearly uniform, but every argmax avoids class 2; sharpening exposes that
+    soft = torch.tensor([[0.6, 0.0, 0.3], [0.6, 0.0, 0.3], [0.0, 0.6, 0.3]])
+    assert class_balance_loss(soft).item() < 0.03
+    assert class_balance_loss(soft, temperature=0.05).item() > 0.3
+    d, g = LinearD(4, 3), RankOneG(3, 4)
+    batch, step = make_step(d, g)
+    reg = ClassBalance(weight=0.5, temperature=0.25)
+    p_bar = np_softmax(batch.real.logits.detach().numpy() / 0.25).mean(0)
+    assert reg(batch, step)["loss_balance"].item() == pytest.approx(
+        np.sum(np.log((1 / 3) / p_bar)) / 3, rel=1e-5)
+    for bad in (0.0, -1.0):
+        with pytest.raises(SSGANError, match="ClassBalance.temperature"):
+            ClassBalance(temperature=bad)
+
+
 def test_class_balance_is_zero_only_at_the_prior_and_lifts_a_missing_class():
     # each row predicts a different class just as confidently: the batch mean is uniform
     balanced = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]])

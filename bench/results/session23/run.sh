@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Session 23 (issue 14): the one-thread runs behind BENCHMARKS.md "Session 23" (two at once on the
+# 2-core machine, one core each), through the session-20 script, writing here:
+#   bash bench/results/session23/run.sh NAME SEED MINUTES -- OPTIONS
+# Screen on split seed 2 (the preset's median split), 30 minutes, both at once:
+#   translate2 2 30 -- --config bench/results/session23/translate2.yaml \
+#     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
+#   cb_t05     2 30 -- --config bench/results/session23/cb_t05.yaml \
+#     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
+set -euo pipefail
+OUT=bench/results/session23 exec bash "$(dirname "$0")/../session20/run.sh" "$@"
