@@ -7,5 +7,13 @@
 #     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
 #   cb_t05     2 30 -- --config bench/results/session23/cb_t05.yaml \
 #     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
+# The two-thread runs used bench/fashion_runs.sh (alone on the machine, one after the other):
+#   bash bench/fashion_runs.sh bench/results/session23 30 /tmp/ssgan_s23_runs cbt05_2t 2 0 1 -- \
+#     --model.regularizers+=ClassBalance --model.regularizers.temperature 0.5 \
+#     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
+#   bash bench/fashion_runs.sh bench/results/session23 5 /tmp/ssgan_s23_runs cbt05_2t 0 1 2 -- \
+#     (the same options) --trainer.max_time 00:00:05:00
+# Readouts: PYTHONPATH=. python bench/posthoc_readouts.py bench/results/session23/posthoc_30min.json \
+#   /tmp/ssgan_s23_runs/cbt05_2t_s{0,1,2}/seed*/ssgan/version_0/checkpoints/last.ckpt
 set -euo pipefail
 OUT=bench/results/session23 exec bash "$(dirname "$0")/../session20/run.sh" "$@"
