@@ -7,6 +7,10 @@
 #     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
 #   cb_t05     2 30 -- --config bench/results/session23/cb_t05.yaml \
 #     --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5
+# Screen on split seed 1, 16 minutes, both at once (the preset's temperature 0.25 against 0.5):
+#   t025_16 1 16 -- --model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5 \
+#     --model.regularizers.temperature 0.25
+#   t05_16  1 16 -- (the same with --model.regularizers.temperature 0.5)
 # The two-thread runs used bench/fashion_runs.sh (alone on the machine, one after the other):
 #   bash bench/fashion_runs.sh bench/results/session23 30 /tmp/ssgan_s23_runs cbt05_2t 2 0 1 -- \
 #     --model.regularizers+=ClassBalance --model.regularizers.temperature 0.5 \
