@@ -40,7 +40,7 @@ class ClassBalance(Regularizer):
     D's loss gains
 
         weight * KL(pi || p_bar) = weight * sum_k pi_k log(pi_k / p_bar_k),
-        p_bar = mean_i softmax_K(l(x_unl_i))
+        p_bar = mean_i softmax_K(l(x_unl_i) / temperature)      (temperature 1 by default)
 
     on the D step's unlabeled batch (no extra forward pass). Why: with few labels, D can let one
     class absorb a neighbour (on Fashion-MNIST-100, trained runs predicted Shirt for 1 % of the
