@@ -15,3 +15,6 @@ bash bench/fashion_runs.sh bench/results/session24 30 /tmp/ssgan_s24_runs cbt025
 # The median split again with another training seed (split seed 2 draws the same labels).
 bash bench/fashion_runs.sh bench/results/session24 30 /tmp/ssgan_s24_runs cbt025_2t_ts1001 2 -- \
   "${opts[@]}" --seed_everything 1001
+# The file for 5 minutes (the same options, cut to 5 minutes).
+bash bench/fashion_runs.sh bench/results/session24 5 /tmp/ssgan_s24_runs cbt025_2t 0 1 2 -- \
+  "${opts[@]}" --trainer.max_time 00:00:05:00
