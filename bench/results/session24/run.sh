@@ -18,3 +18,7 @@ bash bench/fashion_runs.sh bench/results/session24 30 /tmp/ssgan_s24_runs cbt025
 # The file for 5 minutes (the same options, cut to 5 minutes).
 bash bench/fashion_runs.sh bench/results/session24 5 /tmp/ssgan_s24_runs cbt025_2t 0 1 2 -- \
   "${opts[@]}" --trainer.max_time 00:00:05:00
+# Screen on split seed 1, 16 minutes, one thread per run, both at once (session 20's script):
+#   P="--model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5 --model.regularizers.temperature 0.25"
+#   OUT=bench/results/session24 bash bench/results/session20/run.sh t025_w03_16 1 16 -- $P
+#   OUT=bench/results/session24 bash bench/results/session20/run.sh t025_w05_16 1 16 -- $P --model.regularizers.weight 0.5
