@@ -81,7 +81,11 @@ class ConvMLP(Networks):
         conv_widths: channels of the stride-2 convolutions.
         d_hidden: D's dense hidden sizes after the stem.
         g_hidden: G's hidden sizes.
-        input_noise: sigma of the Gaussian noise on D's input.
+        input_noise: sigma of the Gaussian noise on D's input. 0.3 is the original MNIST
+            code's; ``configs/conv_mlp_mirror_30min.yaml`` halves it: 0.15 gave 17.45 / 17.75 /
+            20.83 % on Fashion-MNIST-100 split seeds 0 / 1 / 2 in 30 minutes, against 18.62 /
+            20.89 / 19.73 % with 0.3 (BENCHMARKS.md, sessions 24-25); 0.5 was far worse
+            (session 15).
         conv_noise: sigma of the noise after each convolution.
         hidden_noise: sigma of the noise after D's dense hidden layers.
         cosine_head: 0 for D's usual weight-normalised linear output layer; a value s > 0

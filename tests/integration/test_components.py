@@ -191,9 +191,9 @@ def test_conv_mlp_mirror_config_sets_network_mirrored_consistency_and_lr(quiet_t
 def test_conv_mlp_mirror_30min_config_adds_a_cosine_head_class_balance_and_a_time_budget(
         quiet_trainer_args):
     """``configs/conv_mlp_mirror_30min.yaml`` (the measured 30-minute Fashion-MNIST recipe) is
-    ``conv_mlp_mirror.yaml`` plus a cosine head of scale 10 for D and ClassBalance(0.3) on
-    predictions sharpened at temperature 0.25, read with D's head, at lr 0.002 decaying over the
-    second half, and ends the run by time: the checkpoint alone restores the head and the terms,
+    ``conv_mlp_mirror.yaml`` plus a cosine head of scale 10 and input noise 0.15 for D and
+    ClassBalance(0.3) on predictions sharpened at temperature 0.25, read with D's head, at lr
+    0.002 decaying over the second half, and ends the run by time: the checkpoint alone restores the head and the terms,
     and the file's budget is 30 minutes with no epoch limit (Lightning stops at the first limit
     reached)."""
     import yaml
@@ -203,6 +203,7 @@ def test_conv_mlp_mirror_30min_config_adds_a_cosine_head_class_balance_and_a_tim
     repo = Path(__file__).resolve().parents[2]
     model = _train_small_conv_mlp_after_recommended(quiet_trainer_args, "conv_mlp_mirror_30min.yaml")
     assert isinstance(model.discriminator.out, CosineLinear) and model.discriminator.out.scale == 10
+    assert model.discriminator.input_noise.sigma == 0.15
     assert [type(r).__name__ for r in model.regularizers] == ["Consistency", "ClassBalance"]
     assert model.regularizers[0].flip and model.regularizers[1].weight == 0.3
     assert model.regularizers[1].temperature == 0.25
