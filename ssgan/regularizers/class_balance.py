@@ -69,11 +69,12 @@ class ClassBalance(Regularizer):
             mean of soft predictions can be uniform while one class is the argmax far more
             often than its share (a 30-minute Fashion-MNIST-100 run read 7,256 of 60,000
             unlabeled images as Ankle boot, BENCHMARKS.md session 22); sharpening makes the
-            mean follow those counts. With ``configs/conv_mlp_mirror_30min.yaml``, 0.25 gave
-            18.62 / 20.89 / 19.73 % on Fashion-MNIST-100 split seeds 0 / 1 / 2 after 30 minutes
-            (session 24; split 2 with another training seed: 20.83 %), 0.5 gave 18.43 / 21.83 /
-            20.05 % (session 23) and 1 gave 19.59 / 22.57 / 20.74 % (session 22), so that file
-            sets 0.25. Other recipes keep 1 (not measured sharpened)."""
+            mean follow those counts. With ``configs/conv_mlp_mirror_30min.yaml`` as it was
+            in session 24 (D's input noise 0.3), 0.25 gave 18.62 / 20.89 / 19.73 % on
+            Fashion-MNIST-100 split seeds 0 / 1 / 2 after 30 minutes (session 24; split 2 with
+            another training seed: 20.83 %), 0.5 gave 18.43 / 21.83 / 20.05 % (session 23) and
+            1 gave 19.59 / 22.57 / 20.74 % (session 22), so that file sets 0.25; 0.1 was worse
+            in a 16-minute screen (21.92 against 20.39 %, session 25). Other recipes keep 1 (not measured sharpened)."""
 
     player = "discriminator"
 
