@@ -74,7 +74,8 @@ class ClassBalance(Regularizer):
             Fashion-MNIST-100 split seeds 0 / 1 / 2 after 30 minutes (session 24; split 2 with
             another training seed: 20.83 %), 0.5 gave 18.43 / 21.83 / 20.05 % (session 23) and
             1 gave 19.59 / 22.57 / 20.74 % (session 22), so that file sets 0.25; 0.1 was worse
-            in a 16-minute screen (21.92 against 20.39 %, session 25). Other recipes keep 1 (not measured sharpened)."""
+            in a 16-minute screen (21.92 against 20.39 %, session 25). Other recipes keep 1
+            (not measured sharpened)."""
 
     player = "discriminator"
 

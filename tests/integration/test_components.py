@@ -193,9 +193,9 @@ def test_conv_mlp_mirror_30min_config_adds_a_cosine_head_class_balance_and_a_tim
     """``configs/conv_mlp_mirror_30min.yaml`` (the measured 30-minute Fashion-MNIST recipe) is
     ``conv_mlp_mirror.yaml`` plus a cosine head of scale 10 and input noise 0.15 for D and
     ClassBalance(0.3) on predictions sharpened at temperature 0.25, read with D's head, at lr
-    0.002 decaying over the second half, and ends the run by time: the checkpoint alone restores the head and the terms,
-    and the file's budget is 30 minutes with no epoch limit (Lightning stops at the first limit
-    reached)."""
+    0.002 decaying over the second half, and ends the run by time: the checkpoint alone restores
+    the head and the terms, and the file's budget is 30 minutes with no epoch limit (Lightning
+    stops at the first limit reached)."""
     import yaml
 
     from ssgan.networks.layers import CosineLinear
