@@ -20,3 +20,7 @@ P="--model.networks.cosine_head 10 --model.lr 0.002 --model.lr_decay_start 0.5 -
 # The new file for 5 minutes (the same options, cut to 5 minutes):
 #   bash bench/fashion_runs.sh bench/results/session25 5 /tmp/ssgan_s25_runs in015_2t 0 1 2 -- \
 #     (the options above) --trainer.max_time 00:00:05:00
+# Screen at the end, split seed 2, 16 minutes, one thread per run, both at once: the new preset
+# (input noise 0.15) and a quarter of the original noise (0.075):
+#   OUT=bench/results/session25 bash bench/results/session20/run.sh in015_16 2 16 -- $P --model.networks.input_noise 0.15
+#   OUT=bench/results/session25 bash bench/results/session20/run.sh in0075_16 2 16 -- $P --model.networks.input_noise 0.075
